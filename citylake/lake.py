@@ -1,0 +1,94 @@
+"""Reading and writing lake tables by name (`raw.psb_household_registration`), and making each
+write visible in Trino the moment it commits. Jobs use this; none of them builds a path."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+
+from citylake.settings import Profile, lake_layout, profile as active_profile
+
+log = logging.getLogger(__name__)
+
+
+class UnknownLayer(ValueError):
+    """A table name whose schema is not one of the lake's layers."""
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """(schema, table) of `schema.table`, checking the schema is a layer of the lake."""
+    schema, _, table = name.partition(".")
+    if not table or "." in table:
+        raise ValueError(f"{name!r} is not <layer>.<table>")
+    layers = lake_layout().layers
+    if schema not in layers:
+        raise UnknownLayer(f"{schema!r} is not a lake layer; layers are {', '.join(layers)}")
+    return schema, table
+
+
+def table_uri(name: str, profile: Profile | None = None) -> str:
+    """Where a table's Delta folder lives: `<warehouse>/<layer>/<table>`."""
+    profile = profile or active_profile()
+    schema, table = split_name(name)
+    return f"{profile.uri('warehouse').rstrip('/')}/{schema}/{table}"
+
+
+def table_exists(spark: SparkSession, name: str, profile: Profile | None = None) -> bool:
+    return DeltaTable.isDeltaTable(spark, table_uri(name, profile))
+
+
+def read_table(spark: SparkSession, name: str, profile: Profile | None = None) -> DataFrame:
+    """The current version of a lake table."""
+    return spark.read.format("delta").load(table_uri(name, profile))
+
+
+def delta_table(spark: SparkSession, name: str, profile: Profile | None = None) -> DeltaTable:
+    return DeltaTable.forPath(spark, table_uri(name, profile))
+
+
+def write_table(
+    df: DataFrame,
+    name: str,
+    mode: str = "append",
+    profile: Profile | None = None,
+    *,
+    merge_schema: bool = False,
+    partition_by: list[str] | None = None,
+    options: dict[str, str] | None = None,
+) -> None:
+    """Write a DataFrame as one Delta commit (all rows visible together, or none), then publish it."""
+    profile = profile or active_profile()
+    writer = df.write.format("delta").mode(mode).options(**(options or {}))
+    if merge_schema:
+        writer = writer.option("mergeSchema", "true")
+    if mode == "overwrite":
+        writer = writer.option("overwriteSchema", "true")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.save(table_uri(name, profile))
+    publish(name, profile)
+
+
+def publish(name: str, profile: Profile | None = None) -> None:
+    """Make a table Spark committed queryable in Trino now, if this profile's Trino is reachable.
+
+    With a file metastore Trino needs each table registered once; later commits (new data, new
+    columns) show without another step because Trino reads the schema from the Delta log. When
+    Trino is down the table is registered at its next start (`citylake trino start` syncs).
+    """
+    profile = profile or active_profile()
+    if profile.trino.metastore != "file":
+        return
+    from citylake.trino import client, server
+
+    if not server.is_running(profile):
+        log.info("Trino is not running; %s will be registered when it starts", name)
+        return
+    schema, table = split_name(name)
+    if (schema, table) in client.registered_tables(profile):
+        return
+    client.ensure_schemas(profile)
+    client.register_table(profile, schema, table, Path(profile.path("warehouse")) / schema / table)

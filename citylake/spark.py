@@ -1,0 +1,54 @@
+"""The one place a Spark session is built: master, memory, Delta and the lake's table defaults
+all come from the profile and `conf/lake.yml`."""
+
+from __future__ import annotations
+
+import os
+
+from pyspark.sql import SparkSession
+
+from citylake.java import find_jdk
+from citylake.settings import Profile, lake_layout, profile as active_profile
+
+DELTA_DEFAULTS_PREFIX = "spark.databricks.delta.properties.defaults."
+
+
+def spark_conf(profile: Profile) -> dict[str, str]:
+    """Every Spark setting the profile implies, including the Delta defaults for new tables."""
+    spark = profile.spark
+    conf = {
+        "spark.master": spark.master,
+        "spark.app.name": spark.app_name,
+        "spark.driver.memory": spark.driver_memory,
+        "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
+        "spark.jars.packages": ",".join(spark.packages),
+        # Spark's package resolution caches the Delta jars in the project, not in ~/.ivy2.
+        "spark.jars.ivy": str(profile.path("cache") / "ivy"),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.warehouse.dir": profile.uri("warehouse"),
+    }
+    # Every table a job creates gets the lake's properties, so Trino and Spark agree on features.
+    for key, value in lake_layout().table_properties.items():
+        conf[DELTA_DEFAULTS_PREFIX + key.removeprefix("delta.")] = value
+    conf.update(spark.conf)
+    return conf
+
+
+def _use_spark_java() -> None:
+    # PySpark starts the JVM from JAVA_HOME; make sure that is one Spark 4.2 supports.
+    jdk = find_jdk("Spark 4.2", majors=range(17, 22))
+    os.environ["JAVA_HOME"] = str(jdk.home)
+
+
+def spark_session(profile: Profile | None = None) -> SparkSession:
+    """The process's Spark session for this profile, created on first call."""
+    profile = profile or active_profile()
+    if profile.spark.master.startswith("local"):
+        _use_spark_java()
+    builder = SparkSession.builder
+    for key, value in spark_conf(profile).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel(profile.spark.log_level)
+    return session

@@ -1,0 +1,120 @@
+"""Talking to Trino from Python: queries into rows or pandas, and keeping the `lake` catalog in step
+with the Delta tables Spark writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import trino
+
+from citylake.trino.server import local_location
+from citylake.settings import Profile, lake_layout, profile as active_profile
+
+
+def connect(profile: Profile | None = None, **kwargs: Any) -> trino.dbapi.Connection:
+    """A DB-API connection to the profile's Trino, on the `lake` catalog."""
+    profile = profile or active_profile()
+    return trino.dbapi.connect(
+        host=profile.trino.host, port=profile.trino.port, user=profile.trino.user,
+        catalog=profile.trino.catalog, http_scheme="http", **kwargs,
+    )
+
+
+def run_query(profile: Profile | None, sql: str, params: list[Any] | None = None) -> list[tuple]:
+    """All rows of one statement."""
+    with connect(profile) as connection:
+        cursor = connection.cursor()
+        cursor.execute(sql, params)
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def query_df(sql: str, profile: Profile | None = None, params: list[Any] | None = None) -> pd.DataFrame:
+    """One statement's result as a pandas DataFrame, with Trino's column names."""
+    with connect(profile) as connection:
+        cursor = connection.cursor()
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        columns = [column[0] for column in cursor.description]
+    return pd.DataFrame.from_records(rows, columns=columns)
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ensure_schemas(profile: Profile) -> None:
+    """Create every layer's schema in the lake catalog, each located in its warehouse folder."""
+    catalog = _quote(profile.trino.catalog)
+    existing = {row[0] for row in run_query(profile, f"SHOW SCHEMAS FROM {catalog}")}
+    for schema in lake_layout().layers:
+        if schema in existing:
+            continue
+        location = local_location(profile, profile.path("warehouse") / schema)
+        run_query(profile, f"CREATE SCHEMA IF NOT EXISTS {catalog}.{_quote(schema)} "
+                           f"WITH (location = {_literal(location)})")
+
+
+def delta_tables_on_disk(warehouse: Path) -> dict[tuple[str, str], Path]:
+    """Every Delta table in the warehouse, by (schema, table): folders `<schema>/<table>/_delta_log`."""
+    tables = {}
+    for schema in lake_layout().layers:
+        folder = warehouse / schema
+        if not folder.is_dir():
+            continue
+        for table in sorted(folder.iterdir()):
+            if (table / "_delta_log").is_dir() and any((table / "_delta_log").glob("*.json")):
+                tables[(schema, table.name)] = table
+    return tables
+
+
+def registered_tables(profile: Profile) -> set[tuple[str, str]]:
+    """(schema, table) of every table Trino's lake catalog knows in a layer schema."""
+    layers = list(lake_layout().layers)
+    placeholders = ", ".join("?" for _ in layers)
+    rows = run_query(
+        profile,
+        f"SELECT table_schema, table_name FROM {_quote(profile.trino.catalog)}.information_schema.tables "
+        f"WHERE table_schema IN ({placeholders})",
+        layers,
+    )
+    return {(schema, table) for schema, table in rows}
+
+
+def register_table(profile: Profile, schema: str, table: str, path: Path) -> None:
+    """Make a Delta table Spark wrote visible in Trino (the file metastore needs an entry)."""
+    # CALL takes no prepared-statement parameters: literals, escaped.
+    run_query(
+        profile,
+        f"CALL {_quote(profile.trino.catalog)}.system.register_table(schema_name => {_literal(schema)}, "
+        f"table_name => {_literal(table)}, table_location => {_literal(local_location(profile, path))})",
+    )
+
+
+def unregister_table(profile: Profile, schema: str, table: str) -> None:
+    run_query(
+        profile,
+        f"CALL {_quote(profile.trino.catalog)}.system.unregister_table("
+        f"schema_name => {_literal(schema)}, table_name => {_literal(table)})",
+    )
+
+
+def sync_catalog(profile: Profile) -> dict[str, list[str]]:
+    """Register tables that appeared on disk and drop entries whose folder is gone."""
+    if profile.trino.metastore != "file":
+        return {"registered": [], "unregistered": []}  # a shared metastore needs no mirroring
+    ensure_schemas(profile)
+    on_disk = delta_tables_on_disk(profile.path("warehouse"))
+    known = registered_tables(profile)
+    added = sorted(set(on_disk) - known)
+    gone = sorted(known - set(on_disk))
+    for schema, table in added:
+        register_table(profile, schema, table, on_disk[(schema, table)])
+    for schema, table in gone:
+        unregister_table(profile, schema, table)
+    return {"registered": [f"{s}.{t}" for s, t in added], "unregistered": [f"{s}.{t}" for s, t in gone]}
