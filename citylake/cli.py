@@ -1,0 +1,197 @@
+"""The `citylake` command: set up, generate a city, land it, run Trino and the notebooks."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from citylake.settings import ConfigError, profile
+
+console = Console()
+
+
+def cmd_setup(args: argparse.Namespace) -> None:
+    """Fetch and check every JVM part: the Trino server and CLI, a Java for each engine, the Delta jars."""
+    from citylake.spark import spark_session
+    from citylake.trino import server
+
+    settings = profile()
+    started = time.monotonic()
+    home = server.install(settings)
+    cli = server.install_cli(settings)
+    java = server.java_home(settings)
+    console.print(f"Trino {settings.trino.version}: {home}\nTrino CLI: {cli}\nJava for Trino: {java}")
+    spark = spark_session(settings)  # resolves the Delta jars into the project's cache
+    console.print(f"Spark {spark.version} with {', '.join(settings.spark.packages)}")
+    console.print(f"set-up checked in {time.monotonic() - started:.1f} s")
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    """Write a synthetic city's delivery packages and ground truth."""
+    from citylake.synthetic import generate_city
+
+    out = Path(args.out) if args.out else profile().path("city")
+    summary = generate_city(out, persons=args.persons, days=args.days, seed=args.seed,
+                            start=date.fromisoformat(args.start))
+    console.print(summary)
+
+
+def cmd_land(args: argparse.Namespace) -> None:
+    """Land every ready package in the inbox and print a summary per resource."""
+    from citylake.spark import spark_session
+    from jobs.landing.job import land_inbox
+
+    inbox = Path(args.inbox) if args.inbox else None
+    entries = land_inbox(spark_session(), inbox)
+    console.print(landing_summary(entries))
+
+
+def landing_summary(entries: list) -> Table:
+    """Per resource: packages landed, replayed, held, rejected; rows landed and quarantined."""
+    table = Table(title="Landing summary")
+    for column in ("resource", "landed", "replay", "held", "rejected", "rows landed", "rows quarantined"):
+        table.add_column(column, justify="left" if column == "resource" else "right")
+    by_resource: dict[str, Counter] = {}
+    for entry in entries:
+        counts = by_resource.setdefault(f"{entry.department}.{entry.resource}", Counter())
+        counts[entry.status] += 1
+        counts["rows landed"] += entry.rows_landed
+        counts["rows quarantined"] += entry.rows_quarantined
+    for name, counts in sorted(by_resource.items()):
+        table.add_row(name, *(str(counts[key]) for key in
+                              ("landed", "replay", "held", "rejected", "rows landed", "rows quarantined")))
+    return table
+
+
+def cmd_trino(args: argparse.Namespace) -> None:
+    from citylake.trino import client, server
+
+    settings = profile()
+    if args.action == "start":
+        info = server.start(settings)
+        synced = client.sync_catalog(settings)
+        console.print(f"Trino {info['nodeVersion']['version']} answers at http://{settings.trino.host}:"
+                      f"{settings.trino.port}; tables registered: {len(synced['registered'])}")
+    elif args.action == "stop":
+        console.print("stopped" if server.stop(settings) else "not running")
+    else:
+        state = server.status(settings)
+        for key, value in state.items():
+            console.print(f"{key:>8}: {value}")
+        if not state["running"]:
+            sys.exit(3)
+
+
+def cmd_sql(args: argparse.Namespace) -> None:
+    """Run one statement through the Trino CLI and print its table."""
+    sys.exit(run_trino_cli(["--execute", args.statement, "--output-format", args.format]))
+
+
+def run_trino_cli(extra: list[str]) -> int:
+    from citylake.trino import server
+
+    settings = profile()
+    java = server.java_home(settings) / "bin" / "java"
+    command = [str(java), "-jar", str(server.install_cli(settings)),
+               f"--server=http://{settings.trino.host}:{settings.trino.port}",
+               f"--user={settings.trino.user}", f"--catalog={settings.trino.catalog}", *extra]
+    return subprocess.call(command)
+
+
+def cmd_notebooks(args: argparse.Namespace) -> None:
+    from citylake.notebooks import dashboard_notebooks, run_notebook
+
+    for notebook in dashboard_notebooks():
+        console.print(f"dashboard: {run_notebook(notebook)}")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Generate a small city, land it, start Trino, run the notebooks, say what to do next."""
+    from citylake.trino import client
+
+    cmd_setup(args)
+    cmd_generate(args)
+    cmd_land(argparse.Namespace(inbox=None))
+    cmd_trino(argparse.Namespace(action="start"))
+    result = client.run_query(profile(), "SELECT count(*) FROM lake.raw.psb_household_registration")
+    console.print(f"\nSELECT count(*) FROM lake.raw.psb_household_registration  →  {result[0][0]}")
+    cmd_notebooks(args)
+    console.print(next_steps())
+
+
+def next_steps() -> str:
+    settings = profile()
+    address = f"http://{settings.trino.host}:{settings.trino.port}"
+    return f"""
+[bold]citylake is running.[/bold]
+  Trino        {address}  (catalog {settings.trino.catalog}, user {settings.trino.user}, no password on this machine)
+    shell      .venv/bin/citylake sql "SHOW TABLES FROM lake.raw"   or   .venv/bin/citylake trino cli
+    DBeaver    new Trino connection: host {settings.trino.host}, port {settings.trino.port}, user {settings.trino.user}
+    Python     from citylake.trino.client import query_df; query_df("SELECT ...")
+  Dashboards   {settings.path('dashboards')}/*.html  (open in a browser; works offline)
+  JupyterLab   .venv/bin/jupyter lab notebooks/
+  Stop Trino   .venv/bin/citylake trino stop
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="citylake", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the jobs do")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("setup", help=cmd_setup.__doc__).set_defaults(func=cmd_setup)
+
+    def city_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--persons", type=int, default=2000, help="persons in the city (default 2000)")
+        sub.add_argument("--days", type=int, default=30, help="days of deliveries after the first (default 30)")
+        sub.add_argument("--seed", type=int, default=42)
+        sub.add_argument("--start", default="2026-01-01", help="first delivery date (ISO)")
+        sub.add_argument("--out", help="output folder (default: the profile's paths.city)")
+
+    generate = commands.add_parser("generate", help=cmd_generate.__doc__)
+    city_options(generate)
+    generate.set_defaults(func=cmd_generate)
+
+    land = commands.add_parser("land", help=cmd_land.__doc__)
+    land.add_argument("--inbox", help="inbox folder (default: the profile's paths.inbox)")
+    land.set_defaults(func=cmd_land)
+
+    trino = commands.add_parser("trino", help="start, stop or show the local Trino server")
+    trino.add_argument("action", choices=["start", "stop", "status", "cli"])
+    trino.set_defaults(func=lambda a: sys.exit(run_trino_cli([])) if a.action == "cli" else cmd_trino(a))
+
+    sql = commands.add_parser("sql", help=cmd_sql.__doc__)
+    sql.add_argument("statement")
+    sql.add_argument("--format", default="ALIGNED", help="Trino CLI output format (ALIGNED, CSV_HEADER, JSON, ...)")
+    sql.set_defaults(func=cmd_sql)
+
+    commands.add_parser("notebooks", help="execute the notebooks and export HTML dashboards").set_defaults(
+        func=cmd_notebooks)
+
+    demo = commands.add_parser("demo", help=cmd_demo.__doc__)
+    city_options(demo)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    try:
+        args.func(args)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error[/red]\n{exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Executing the notebooks headless and exporting each as a standalone HTML dashboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import papermill
+from nbconvert import HTMLExporter
+
+from citylake.settings import PROJECT_ROOT, profile as active_profile
+
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+
+
+def dashboard_notebooks() -> list[Path]:
+    """The notebooks the demo runs, in name order."""
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def run_notebook(notebook: Path, out_dir: Path | None = None, parameters: dict | None = None) -> Path:
+    """Execute a notebook with papermill and write `<out_dir>/<name>.html`; returns the HTML path."""
+    out_dir = out_dir or active_profile().path("dashboards")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / notebook.name
+    papermill.execute_notebook(
+        str(notebook), str(executed), parameters=parameters or {}, kernel_name="python3",
+        progress_bar=False, cwd=str(PROJECT_ROOT),
+    )
+    html = out_dir / f"{notebook.stem}.html"
+    html.write_text(export_html(executed), encoding="utf-8")
+    return html
+
+
+def export_html(executed: Path) -> str:
+    """The executed notebook as a page without code cells: a dashboard, plotly.js embedded."""
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+    return body
