@@ -1,0 +1,71 @@
+"""One Spark session and one Trino server for the whole test session, on a scratch lake.
+
+The environment overrides are set at import, before anything reads the profile, so every part
+(and every notebook kernel started from here) sees the scratch lake and the test server's port.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+RUN_DIR = Path(tempfile.mkdtemp(prefix="citylake-test-"))
+TEST_ENV = {
+    "CITYLAKE_PROFILE": "local",
+    "CITYLAKE__PATHS__VAR": str(RUN_DIR / "var"),
+    "CITYLAKE__PATHS__WAREHOUSE": str(RUN_DIR / "var" / "warehouse"),
+    "CITYLAKE__PATHS__CITY": str(RUN_DIR / "var" / "city"),
+    "CITYLAKE__PATHS__INBOX": str(RUN_DIR / "var" / "city" / "inbox"),
+    "CITYLAKE__PATHS__DASHBOARDS": str(RUN_DIR / "var" / "dashboards"),
+    "CITYLAKE__TRINO__PORT": str(_free_port()),
+    # Smaller engines than the demo's, so a test run fits beside a running demo.
+    "CITYLAKE__TRINO__HEAP": "4G",
+    "CITYLAKE__TRINO__QUERY_MAX_MEMORY_PER_NODE": "2GB",
+    "CITYLAKE__TRINO__HEAP_HEADROOM_PER_NODE": "1GB",
+    "CITYLAKE__SPARK__DRIVER_MEMORY": "3g",
+}
+os.environ.update(TEST_ENV)
+
+
+@pytest.fixture(scope="session")
+def settings():
+    from citylake.settings import profile
+
+    return profile()
+
+
+@pytest.fixture(scope="session")
+def spark(settings):
+    from citylake.spark import spark_session
+
+    session = spark_session(settings)
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def trino(settings):
+    """The test session's Trino server: started once, fails loudly (never skips) if it cannot."""
+    from citylake.trino import server
+
+    server.start(settings)
+    atexit.register(server.stop, settings)  # even if pytest is interrupted
+    yield settings
+    server.stop(settings)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
