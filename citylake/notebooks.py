@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -36,4 +37,13 @@ def export_html(executed: Path) -> str:
     """The executed notebook as a page without code cells: a dashboard, plotly.js embedded."""
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    return body
+    return without_remote_scripts(body)
+
+
+_REMOTE_SCRIPT = re.compile(r"<script[^>]*\ssrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.IGNORECASE)
+
+
+def without_remote_scripts(html: str) -> str:
+    """The page without the CDN scripts nbconvert's template (require.js, MathJax) and plotly's
+    MathJax hook add: the dashboards use neither, and must open where no network is."""
+    return _REMOTE_SCRIPT.sub("", html)
