@@ -55,6 +55,20 @@ def cmd_land(args: argparse.Namespace) -> None:
     console.print(landing_summary(entries))
 
 
+def cmd_release(args: argparse.Namespace) -> None:
+    """Release a held package (sequence gap or delete guard) so that the next landing run lands it."""
+    from citylake.spark import spark_session
+    from jobs.landing.ledger import release
+
+    department, _, resource = args.resource.partition(".")
+    try:
+        entry = release(spark_session(), department, resource, args.batch_id, args.reason)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        sys.exit(1)
+    console.print(f"{args.resource} {args.batch_id}: {entry.reason}; run `citylake land` to land it")
+
+
 def landing_summary(entries: list) -> Table:
     """Per resource: packages landed, replayed, held, rejected; rows landed and quarantined."""
     table = Table(title="Landing summary")
@@ -164,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     land = commands.add_parser("land", help=cmd_land.__doc__)
     land.add_argument("--inbox", help="inbox folder (default: the profile's paths.inbox)")
     land.set_defaults(func=cmd_land)
+
+    release = commands.add_parser("release", help=cmd_release.__doc__)
+    release.add_argument("resource", help="<department>.<resource>, e.g. psb.household_registration")
+    release.add_argument("batch_id")
+    release.add_argument("--reason", required=True, help="why the operator releases it (kept in the ledger)")
+    release.set_defaults(func=cmd_release)
 
     trino = commands.add_parser("trino", help="start, stop or show the local Trino server")
     trino.add_argument("action", choices=["start", "stop", "status", "cli"])

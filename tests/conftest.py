@@ -67,5 +67,29 @@ def trino(settings):
     server.stop(settings)
 
 
+@pytest.fixture(scope="session")
+def catalog():
+    from citylake.catalog import load_catalog
+
+    return load_catalog()
+
+
+@pytest.fixture()
+def fresh_psb(spark, trino):
+    """psb.household_registration as if nothing had ever been delivered: no table, no ledger rows."""
+    from pyspark.sql import functions as F
+
+    from citylake import lake
+    from citylake.trino import client
+
+    shutil.rmtree(trino.path("warehouse") / "raw" / "psb_household_registration", ignore_errors=True)
+    client.sync_catalog(trino)
+    for table in ("ops.batch_ledger", "ops.quarantine"):
+        if lake.table_exists(spark, table):
+            lake.delta_table(spark, table).delete(
+                (F.col("department") == "psb") & (F.col("resource") == "household_registration"))
+    return "raw.psb_household_registration"
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(RUN_DIR, ignore_errors=True)

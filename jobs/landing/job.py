@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from citylake import lake
 from citylake.catalog import Catalog, Resource, load_catalog
 from citylake.settings import profile as active_profile
-from jobs.landing.ledger import LedgerEntry, landed_batches, record
+from jobs.landing.ledger import LedgerEntry, ResourceHistory, record, resource_history
 from jobs.landing.manifest import Package, PackageRejected, now, read_manifest, ready_packages, verify_files
 from jobs.landing.quarantine import quarantine_unparseable
 from jobs.landing.readers import RECORD, BadRow, FileReader
@@ -50,9 +50,12 @@ def land_inbox(spark: SparkSession, inbox: Path | None = None, catalog: Catalog 
     inbox = inbox or active_profile().path("inbox")
     catalog = catalog or load_catalog()
     entries = []
-    for group in _packages_by_resource(inbox).values():
-        for folder in group:
-            entries.append(land_package(spark, folder, catalog))
+    for (department, resource), folders in _packages_by_resource(inbox).items():
+        history = resource_history(spark, department, resource)
+        for folder in folders:
+            entry = land_package(spark, folder, catalog, history)
+            history.note(entry)
+            entries.append(entry)
     return entries
 
 
@@ -62,7 +65,7 @@ def _packages_by_resource(inbox: Path) -> dict[tuple[str, str], list[Path]]:
         groups[(folder.parent.parent.name, folder.parent.name)].append(folder)
     for folders in groups.values():
         folders.sort(key=_sequence_or_zero)
-    return groups
+    return dict(sorted(groups.items()))
 
 
 def _sequence_or_zero(folder: Path) -> int:
@@ -72,8 +75,12 @@ def _sequence_or_zero(folder: Path) -> int:
         return 0
 
 
-def land_package(spark: SparkSession, folder: Path, catalog: Catalog) -> LedgerEntry:
-    """Land one package, or reject it; the ledger gets its outcome either way."""
+class PackageHeld(Exception):
+    """The package is sound but must wait (a sequence gap, a suspicious full extract)."""
+
+
+def land_package(spark: SparkSession, folder: Path, catalog: Catalog, history: ResourceHistory) -> LedgerEntry:
+    """Land one package, hold it, or reject it; the ledger gets its outcome."""
     started = now()
     entry = LedgerEntry(
         department=folder.parent.parent.name, resource=folder.parent.name, batch_id=None, sequence=None,
@@ -84,12 +91,18 @@ def land_package(spark: SparkSession, folder: Path, catalog: Catalog) -> LedgerE
         package = Package(folder, read_manifest(folder))
         _describe(entry, package)
         resource = _resource_of(catalog, package)
-        _check_not_landed_before(spark, entry, package)
-        if entry.status != "replay":
-            verify_files(package)
-            _land_verified(spark, entry, package, resource)
+        verify_files(package)
+        if _is_replay(package, history):
+            entry.status, entry.reason = "replay", "same batch_id and content as a landed batch; nothing changed"
+        else:
+            _check_sequence(package, history)
+            _land_verified(spark, entry, package, resource, history)
     except PackageRejected as reason:
         entry.status, entry.reason = "rejected", str(reason)
+    except PackageHeld as reason:
+        entry.status, entry.reason = "held", str(reason)
+        if history.held.get(entry.batch_id) == entry.reason:
+            return entry  # still held for the same reason: the ledger says so already
     entry.finished_at = now()
     record(spark, entry)
     log.info("%s/%s %s: %s %s", entry.department, entry.resource, entry.batch_id, entry.status, entry.reason or "")
@@ -111,37 +124,69 @@ def _resource_of(catalog: Catalog, package: Package) -> Resource:
         raise PackageRejected(f"unknown resource {manifest.department}.{manifest.resource}: not in the catalog") from None
     if manifest.format != resource.format:
         raise PackageRejected(f"format {manifest.format}: the catalog says {resource.format}")
+    if not resource.accepts(manifest.mode):
+        raise PackageRejected(f"mode {manifest.mode}: {resource.qualified_code} is not delivered that way")
     return resource
 
 
-def _check_not_landed_before(spark: SparkSession, entry: LedgerEntry, package: Package) -> None:
+def _is_replay(package: Package, history: ResourceHistory) -> bool:
     manifest = package.manifest
-    landed = landed_batches(spark, manifest.department, manifest.resource)
-    if manifest.batch_id not in landed:
-        return
-    _, content_hash = landed[manifest.batch_id]
-    if content_hash != manifest.content_hash:
+    if manifest.batch_id not in history.landed:
+        return False
+    if history.landed[manifest.batch_id][1] != manifest.content_hash:
         raise PackageRejected(f"conflicting replay: batch {manifest.batch_id} landed before with other content")
-    entry.status, entry.reason = "replay", "same batch_id and content as a landed batch; nothing changed"
+    return True
 
 
-def _land_verified(spark: SparkSession, entry: LedgerEntry, package: Package, resource: Resource) -> None:
+def _check_sequence(package: Package, history: ResourceHistory) -> None:
+    manifest = package.manifest
+    expected = history.last_sequence + 1
+    if manifest.sequence < expected:
+        raise PackageRejected(f"sequence {manifest.sequence} is behind: sequence {history.last_sequence} "
+                              "has landed already (a new batch_id for an old sequence)")
+    if manifest.sequence > expected and manifest.batch_id not in history.released:
+        missing = expected if manifest.sequence == expected + 1 else f"{expected}..{manifest.sequence - 1}"
+        raise PackageHeld(f"sequence gap: {manifest.sequence} arrived while {missing} is missing")
+
+
+def _land_verified(spark: SparkSession, entry: LedgerEntry, package: Package, resource: Resource,
+                   history: ResourceHistory) -> None:
     scratch = Path(tempfile.mkdtemp(prefix=f"citylake-{resource.table_name}-"))
     try:
         staged = stage_package(package, scratch)
         entry.rows_read = staged.rows_read
         _check_columns(staged, resource, entry)
-        frame = with_origin(spark.read.parquet(str(staged.folder)), package)
         _check_quarantine_limit(staged, resource)
+        rows = spark.read.parquet(str(staged.folder))
+        if package.manifest.mode == "full" and package.manifest.batch_id not in history.released:
+            _check_delete_guard(spark, rows, resource, history)
         # Quarantine first: a crash between the two commits leaves rows set aside, never lost; the
         # rerun's quarantine write replaces the same batch's rows (see quarantine_unparseable).
         quarantine_unparseable(spark, package.manifest, staged.bad_rows)
-        append_batch(frame, resource, package)
+        append_batch(spark, with_origin(rows, package), resource, package)
         entry.rows_landed = staged.rows_read - len(staged.bad_rows)
         entry.rows_quarantined = len(staged.bad_rows)
         entry.status = "landed"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _check_delete_guard(spark: SparkSession, rows: DataFrame, resource: Resource, history: ResourceHistory) -> None:
+    """Hold a full extract that would delete more than the guard's share of the previous full's keys:
+    a lost district file must not wipe a district."""
+    previous = history.last_full_batch
+    if previous is None:
+        return
+    keys = [F.trim(F.col(f"`{name}`")).alias(name) for name in resource.key]
+    current = lake.read_table(spark, raw_table(resource)).where(F.col("_batch_id") == previous) \
+        .select(*keys).distinct()
+    incoming = rows.select(*keys).distinct()
+    current_count = current.count()
+    deleted = current.join(incoming, on=list(resource.key), how="left_anti").count()
+    share = deleted / current_count if current_count else 0.0
+    if share > resource.delete_guard:
+        raise PackageHeld(f"full extract would delete {deleted} of {current_count} current keys ({share:.1%}), "
+                          f"over the delete guard {resource.delete_guard:.0%}; an operator may release it")
 
 
 def stage_package(package: Package, scratch: Path) -> Staged:
@@ -214,9 +259,12 @@ def with_origin(frame: DataFrame, package: Package) -> DataFrame:
     )
 
 
-def append_batch(frame: DataFrame, resource: Resource, package: Package) -> None:
-    """Append the batch as one commit. Delta's idempotent-write id makes a rerun after a crash
-    between this commit and the ledger's a no-op instead of a second copy."""
-    idempotent = {"txnAppId": f"citylake-landing-{resource.table_name}",
-                  "txnVersion": str(package.manifest.sequence)}
-    lake.write_table(frame, raw_table(resource), "append", merge_schema=True, options=idempotent)
+def append_batch(spark: SparkSession, frame: DataFrame, resource: Resource, package: Package) -> None:
+    """Append the batch as one commit, unless a run that crashed before its ledger entry already did."""
+    name = raw_table(resource)
+    if lake.table_exists(spark, name) and not lake.read_table(spark, name) \
+            .where(F.col("_batch_id") == package.manifest.batch_id).limit(1).isEmpty():
+        log.info("%s: batch %s is in the table already (an interrupted run); not appended again",
+                 name, package.manifest.batch_id)
+        return
+    lake.write_table(frame, name, "append", merge_schema=True)

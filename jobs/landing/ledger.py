@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from citylake import lake
+from jobs.landing.manifest import now
 
 LEDGER = "ops.batch_ledger"
 
@@ -67,12 +68,68 @@ def record(spark: SparkSession, entry: LedgerEntry) -> None:
     lake.write_table(frame, LEDGER, "append")
 
 
-def landed_batches(spark: SparkSession, department: str, resource: str) -> dict[str, tuple[int, str]]:
-    """batch_id -> (sequence, content hash) of every batch of the resource that landed."""
+@dataclass
+class ResourceHistory:
+    """What the ledger knows of one resource's packages: what landed, what is held or released."""
+
+    landed: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # batch -> (sequence, hash, mode)
+    held: dict[str, str] = field(default_factory=dict)                       # batch -> reason
+    released: set[str] = field(default_factory=set)
+
+    @property
+    def last_sequence(self) -> int:
+        return max((sequence for sequence, _, _ in self.landed.values()), default=0)
+
+    @property
+    def last_full_batch(self) -> str | None:
+        fulls = [(sequence, batch) for batch, (sequence, _, mode) in self.landed.items() if mode == "full"]
+        return max(fulls)[1] if fulls else None
+
+    def note(self, entry: LedgerEntry) -> None:
+        """Keep the history current within a run, as later packages of the run depend on it."""
+        if entry.status == "landed":
+            self.landed[entry.batch_id] = (entry.sequence, entry.content_sha256, entry.mode)
+            self.held.pop(entry.batch_id, None)
+        elif entry.status == "held":
+            self.held[entry.batch_id] = entry.reason or ""
+
+
+def resource_history(spark: SparkSession, department: str, resource: str) -> ResourceHistory:
+    """The resource's history from the ledger: each batch's latest status decides where it stands."""
+    history = ResourceHistory()
     if not lake.table_exists(spark, LEDGER):
-        return {}
+        return history
     rows = (lake.read_table(spark, LEDGER)
             .where((F.col("department") == department) & (F.col("resource") == resource)
-                   & (F.col("status") == "landed"))
-            .select("batch_id", "sequence", "content_sha256").collect())
-    return {row.batch_id: (row.sequence, row.content_sha256) for row in rows}
+                   & F.col("batch_id").isNotNull() & F.col("status").isin("landed", "held", "released"))
+            .select("batch_id", "sequence", "mode", "status", "reason", "content_sha256", "finished_at")
+            .orderBy("finished_at").collect())
+    for row in rows:
+        if row.status == "landed":
+            history.landed[row.batch_id] = (row.sequence, row.content_sha256, row.mode)
+            history.held.pop(row.batch_id, None)
+        elif row.status == "held" and row.batch_id not in history.landed:
+            history.held[row.batch_id] = row.reason
+        elif row.status == "released":
+            history.released.add(row.batch_id)
+    return history
+
+
+def release(spark: SparkSession, department: str, resource: str, batch_id: str, reason: str) -> LedgerEntry:
+    """An operator's release of a held package: the next landing run lands it despite its hold."""
+    history = resource_history(spark, department, resource)
+    if batch_id not in history.held:
+        raise ValueError(f"{department}.{resource} batch {batch_id} is not held; nothing to release")
+    held = (lake.read_table(spark, LEDGER)
+            .where((F.col("department") == department) & (F.col("resource") == resource)
+                   & (F.col("batch_id") == batch_id) & (F.col("status") == "held"))
+            .orderBy(F.col("finished_at").desc()).first())
+    at = now()
+    entry = LedgerEntry(
+        department=department, resource=resource, batch_id=batch_id, sequence=held.sequence, mode=held.mode,
+        extracted_at=held.extracted_at, status="released", reason=f"released by operator: {reason}",
+        content_sha256=held.content_sha256, rows_read=0, rows_landed=0, rows_quarantined=0,
+        package_path=held.package_path, started_at=at, finished_at=at,
+    )
+    record(spark, entry)
+    return entry

@@ -1,0 +1,6 @@
+import pytest
+
+
+@pytest.fixture()
+def inbox(tmp_path):
+    return tmp_path / "inbox"
