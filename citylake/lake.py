@@ -8,6 +8,7 @@ from pathlib import Path
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
 from citylake.settings import Profile, lake_layout, profile as active_profile
 
@@ -47,6 +48,14 @@ def read_table(spark: SparkSession, name: str, profile: Profile | None = None) -
 
 def delta_table(spark: SparkSession, name: str, profile: Profile | None = None) -> DeltaTable:
     return DeltaTable.forPath(spark, table_uri(name, profile))
+
+
+def create_table_if_missing(spark: SparkSession, name: str, schema: StructType,
+                            properties: dict[str, str] | None = None, profile: Profile | None = None) -> None:
+    """Create an empty table with this schema and properties (on top of the lake's defaults)."""
+    extra = ", ".join(f"'{key}' = '{value}'" for key, value in (properties or {}).items())
+    spark.sql(f"CREATE TABLE IF NOT EXISTS delta.`{table_uri(name, profile)}` ({schema.toDDL()}) USING delta"
+              + (f" TBLPROPERTIES ({extra})" if extra else ""))
 
 
 def write_table(

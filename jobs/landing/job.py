@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -21,9 +22,9 @@ from citylake import lake
 from citylake.catalog import Catalog, Resource, load_catalog
 from citylake.settings import profile as active_profile
 from jobs.landing.ledger import LedgerEntry, ResourceHistory, record, resource_history
-from jobs.landing.manifest import Package, PackageRejected, now, read_manifest, ready_packages, verify_files
+from jobs.landing.manifest import FileEntry, Package, PackageRejected, now, read_manifest, ready_packages, verify_files
 from jobs.landing.quarantine import quarantine_unparseable
-from jobs.landing.readers import RECORD, BadRow, FileReader
+from jobs.landing.readers import RECORD, BadRow, FileReader, is_unparseable_csv
 
 log = logging.getLogger(__name__)
 
@@ -198,18 +199,12 @@ def stage_package(package: Package, scratch: Path) -> Staged:
     rows_read = 0
     bad: list[tuple[str, BadRow]] = []
     for index, entry in enumerate(manifest.files):
-        reader = FileReader(package.file(entry), manifest.format, manifest.encoding, manifest.delimiter, manifest.sheet)
-        parsed = 0
-        writer = None
-        for batch in reader.batches():
-            batch = batch.append_column("_file", _constant(entry.name, batch.num_rows))
-            if writer is None:
-                writer = pq.ParquetWriter(folder / f"part-{index:05d}.parquet", batch.schema, compression="snappy")
-            writer.write_batch(batch)
-            parsed += batch.num_rows
-        if writer is not None:
-            writer.close()
-        found = parsed + len(reader.bad_rows)
+        part = folder / f"part-{index:05d}.parquet"
+        try:
+            reader = _stage_file_numbering_bad_rows(package, entry, part)
+        except (UnicodeError, ValueError) as error:  # undecodable bytes, broken workbook, bad header
+            raise PackageRejected(f"file {entry.name}: unreadable: {error}") from None
+        found = reader.rows_parsed + len(reader.bad_rows)
         if found != entry.rows:
             raise PackageRejected(f"file {entry.name}: {found} data rows, the manifest says {entry.rows}")
         columns = columns or reader.header
@@ -218,10 +213,33 @@ def stage_package(package: Package, scratch: Path) -> Staged:
     return Staged(folder, columns, rows_read, bad)
 
 
-def _constant(value: str, length: int):
-    import pyarrow as pa
+def _stage_file_numbering_bad_rows(package: Package, entry: FileEntry, part: Path) -> FileReader:
+    try:
+        return _stage_file(package, entry, part, exact_record_numbers=False)
+    except pa.ArrowInvalid as error:
+        if not is_unparseable_csv(error):
+            raise
+        return _stage_file(package, entry, part, exact_record_numbers=True)
 
-    return pa.array([value] * length, pa.string()) if length else pa.array([], pa.string())
+
+def _stage_file(package: Package, entry: FileEntry, part: Path, *, exact_record_numbers: bool) -> FileReader:
+    """Write one delivered file's rows (all text, plus `_file` and `_record`) to a Parquet part."""
+    manifest = package.manifest
+    reader = FileReader(package.file(entry), manifest.format, manifest.encoding, manifest.delimiter,
+                        manifest.sheet, exact_record_numbers=exact_record_numbers)
+    part.unlink(missing_ok=True)
+    writer = None
+    try:
+        for batch in reader.batches():
+            batch = batch.append_column("_file", pa.array([entry.name] * batch.num_rows, pa.string()))
+            if writer is None:
+                writer = pq.ParquetWriter(part, batch.schema, compression="snappy")
+            writer.write_batch(batch)
+            reader.rows_parsed += batch.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    return reader
 
 
 def _check_columns(staged: Staged, resource: Resource, entry: LedgerEntry) -> None:
@@ -262,8 +280,11 @@ def with_origin(frame: DataFrame, package: Package) -> DataFrame:
 def append_batch(spark: SparkSession, frame: DataFrame, resource: Resource, package: Package) -> None:
     """Append the batch as one commit, unless a run that crashed before its ledger entry already did."""
     name = raw_table(resource)
-    if lake.table_exists(spark, name) and not lake.read_table(spark, name) \
-            .where(F.col("_batch_id") == package.manifest.batch_id).limit(1).isEmpty():
+    # Statistics only where queries filter (origin and key): computing min/max of every text
+    # column of every landed file costs more than the rest of the write.
+    stats = ",".join(f"`{c}`" for c in [*ORIGIN_COLUMNS, *resource.key])
+    lake.create_table_if_missing(spark, name, frame.schema, {"delta.dataSkippingStatsColumns": stats})
+    if not lake.read_table(spark, name).where(F.col("_batch_id") == package.manifest.batch_id).limit(1).isEmpty():
         log.info("%s: batch %s is in the table already (an interrupted run); not appended again",
                  name, package.manifest.batch_id)
         return

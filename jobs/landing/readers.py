@@ -40,8 +40,12 @@ class FileReader:
     encoding: str | None
     delimiter: str = ","
     sheet: str | None = None
+    # Exact record numbers of unparseable CSV rows need pyarrow's single-threaded parser; files
+    # are read multi-threaded first and again this way only when a row does not parse.
+    exact_record_numbers: bool = False
     header: list[str] = field(default_factory=list)
     bad_rows: list[BadRow] = field(default_factory=list)
+    rows_parsed: int = 0
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         readers = {"csv": self._csv, "jsonl": self._jsonl, "xlsx": self._xlsx}
@@ -61,12 +65,13 @@ class FileReader:
                                                                    f"found {row.actual_columns}"))
             return "skip"
 
+        exact = self.exact_record_numbers
         reader = pacsv.open_csv(
             self.path,
-            read_options=pacsv.ReadOptions(encoding=_arrow_encoding(self.encoding), use_threads=False,
+            read_options=pacsv.ReadOptions(encoding=_arrow_encoding(self.encoding), use_threads=not exact,
                                            block_size=32 << 20),
             parse_options=pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
-                                             invalid_row_handler=skip_invalid),
+                                             invalid_row_handler=skip_invalid if exact else None),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in self.header},
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
@@ -130,6 +135,11 @@ class FileReader:
         columns = {name: pa.array([row.get(name) for row in rows], pa.string()) for name in self.header}
         columns[RECORD] = pa.array(records, pa.int64())
         return pa.RecordBatch.from_pydict(columns)
+
+
+def is_unparseable_csv(error: Exception) -> bool:
+    """Whether a fast CSV read failed on a row that does not parse (then read it again exactly)."""
+    return isinstance(error, pa.ArrowInvalid) and "CSV parse error" in str(error)
 
 
 class _RecordNumbers:
