@@ -1,0 +1,291 @@
+"""Resident ID numbers (GB 11643) and unified social credit codes (GB 32100), unique by construction.
+
+A person's ID number is region code + birth date + 3-digit sequence + check character. Persons
+of one household group and role draw from their own *slot space*: every (region code, birth
+date, sequence lane) combination that group and role may use, with more lanes in the birth years
+where that role is common (an age pyramid). A keyed permutation maps the k-th person of the
+group and role to a distinct slot, so no two persons can ever share a number, at any city size,
+without a table of the numbers already given out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+
+from citylake.catalog import Divisions
+from citylake.synthetic import vocab
+from citylake.synthetic.layout import CHILD, ELDER, HEAD, N_CLASSES, SPOUSE
+from citylake.synthetic.rng import Permutation
+
+LANES = 499  # sequence = 2 * lane + 1 (men, odd) or 2 * lane + 2 (women, even): 001..998
+ROLE_LANES = {HEAD: (0, 180), SPOUSE: (180, 290), CHILD: (290, 400), ELDER: (400, 430)}
+NEWBORN_LANES = (430, LANES)
+MAX_AGE = 100
+
+_ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
+_ID_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], dtype=np.int64)
+_ORG_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
+_CHAR_VALUE = np.full(128, -1, dtype=np.int64)
+for _value, _char in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
+    _CHAR_VALUE[ord(_char)] = _value
+_USCC_VALUE = np.full(128, -1, dtype=np.int64)
+for _value, _char in enumerate(USCC_ALPHABET):
+    _USCC_VALUE[ord(_char)] = _value
+_USCC_CHARS = np.frombuffer(USCC_ALPHABET.encode(), dtype=np.uint8)
+
+
+# ----------------------------------------------------------------------------- age pyramids
+
+
+def _ramp(ages: np.ndarray, points: list[tuple[int, float]]) -> np.ndarray:
+    xs, ys = zip(*points)
+    return np.interp(ages, xs, ys, left=0.0, right=0.0)
+
+
+def age_weights(role: int, kind: str) -> np.ndarray:
+    """Relative frequency of each age 0..MAX_AGE for persons of a household role."""
+    ages = np.arange(MAX_AGE + 1, dtype=np.float64)
+    if kind == "local":
+        shapes = {
+            HEAD: [(21, 0), (24, 0.35), (30, 0.85), (40, 1), (58, 1), (70, 0.75), (82, 0.4), (95, 0.05), (96, 0)],
+            SPOUSE: [(20, 0), (23, 0.35), (30, 0.85), (40, 1), (58, 1), (70, 0.7), (82, 0.3), (93, 0.03), (94, 0)],
+            CHILD: [(0, 0.8), (8, 1), (17, 1), (24, 0.7), (32, 0.25), (38, 0.02), (39, 0)],
+            ELDER: [(58, 0), (62, 0.5), (72, 1), (82, 0.7), (92, 0.2), (100, 0.01)],
+        }
+    elif kind == "migrant":
+        shapes = {
+            HEAD: [(18, 0), (21, 0.6), (27, 1), (42, 1), (52, 0.5), (62, 0.15), (66, 0)],
+            SPOUSE: [(18, 0), (21, 0.6), (27, 1), (40, 1), (50, 0.45), (60, 0.1), (63, 0)],
+            CHILD: [(0, 1), (12, 1), (18, 0.6), (24, 0.15), (26, 0)],
+            ELDER: [(52, 0), (56, 0.6), (64, 1), (74, 0.4), (80, 0)],
+        }
+    else:  # overseas residents: Hong Kong, Macao, Taiwan
+        shapes = {
+            HEAD: [(23, 0), (28, 0.6), (40, 1), (60, 1), (72, 0.3), (76, 0)],
+            SPOUSE: [(22, 0), (27, 0.6), (40, 1), (60, 1), (72, 0.3), (76, 0)],
+            CHILD: [(0, 1), (16, 1), (24, 0.3), (28, 0)],
+            ELDER: [(58, 0), (64, 1), (80, 0.4), (88, 0)],
+        }
+    return _ramp(ages, shapes[role])
+
+
+# ----------------------------------------------------------------------------- slot spaces
+
+
+@dataclass(frozen=True)
+class Cell:
+    code: int          # 6-digit region code
+    year: int
+    days: int          # birth dates available in the year (fewer in the start year)
+    lane0: int
+    lanes: int
+
+
+class SlotSpace:
+    """The ID numbers one group (a district's residents, migrants, overseas residents) and one
+    person class (role x gender) may receive; slot k of the permutation is the k-th person's."""
+
+    def __init__(self, cells: list[Cell], seed: int, name: str) -> None:
+        if not cells:
+            raise ValueError(f"ID slot space {name} is empty")
+        self.name = name
+        self.codes = np.array([c.code for c in cells], dtype=np.int64)
+        self.year_start = np.array([np.datetime64(f"{c.year:04d}-01-01", "D").astype(np.int64) for c in cells])
+        self.lane0 = np.array([c.lane0 for c in cells], dtype=np.int64)
+        self.lanes = np.array([c.lanes for c in cells], dtype=np.int64)
+        sizes = np.array([c.days * c.lanes for c in cells], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)])
+        self.size = int(self.offsets[-1])
+        self._permutation = Permutation(self.size, seed, f"id-slots/{name}")
+
+    def slots(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Region code, birth date (days since 1970) and lane of the k-th persons."""
+        if k.size and k.max() >= self.size:
+            raise ValueError(f"ID slot space {self.name} holds {self.size} persons, asked for #{int(k.max())}: "
+                             "the city is too large for its divisions' ID number space")
+        slot = self._permutation.forward(k)
+        cell = np.searchsorted(self.offsets, slot, side="right") - 1
+        offset = slot - self.offsets[cell]
+        lanes = self.lanes[cell]
+        return self.codes[cell], self.year_start[cell] + offset // lanes, self.lane0[cell] + offset % lanes
+
+
+def _year_days(year: int, start: date) -> int:
+    last = min(date(year + 1, 1, 1), start)
+    return max(0, (last - date(year, 1, 1)).days)
+
+
+class IdNumbers:
+    """All slot spaces of a city: one per (district | migrant | overseas) x person class."""
+
+    def __init__(self, divisions: Divisions, start: date, seed: int) -> None:
+        self.start = start
+        self.seed = seed
+        self.divisions = divisions
+        self._spaces: dict[tuple[str, int], SlotSpace] = {}
+        self._sharing = self._districts_sharing_codes()
+
+    def _districts_sharing_codes(self) -> dict[tuple[str, int], list[str]]:
+        """Which districts issued IDs under the same code in a year (e.g. 352422 for 晋江 and 石狮)."""
+        sharing: dict[tuple[str, int], list[str]] = {}
+        for year in range(self.start.year - MAX_AGE, self.start.year + 1):
+            for district in self.divisions.districts:
+                sharing.setdefault((district.id_code_for_year(year), year), []).append(district.code)
+        return sharing
+
+    def space(self, group: str, person_class: int) -> SlotSpace:
+        key = (group, person_class)
+        if key not in self._spaces:
+            self._spaces[key] = SlotSpace(self._cells(group, person_class), self.seed, f"{group}/{person_class}")
+        return self._spaces[key]
+
+    def _cells(self, group: str, person_class: int) -> list[Cell]:
+        role = person_class // 2
+        first, last = ROLE_LANES[role]
+        if group in ("migrant", "overseas"):
+            regions = vocab.MIGRANT_COUNTIES if group == "migrant" else vocab.OVERSEAS_CODES
+            top = max(region[2] for region in regions)
+            weights = age_weights(role, group)
+            return [
+                cell
+                for code, _, weight, *_ in regions
+                for cell in self._year_cells(lambda year: int(code), first, last, weights * weight / top)
+            ]
+        district = self.divisions.district(group)
+        weights = age_weights(role, "local")
+        cells = []
+        for year in range(self.start.year - MAX_AGE, self.start.year + 1):
+            code = district.id_code_for_year(year)
+            sharers = self._sharing[(code, year)]
+            position, count = sharers.index(district.code), len(sharers)
+            span = last - first
+            lane0 = first + span * position // count
+            lanes_available = first + span * (position + 1) // count - lane0
+            cells.extend(self._year_cells(lambda _: int(code), lane0, lane0 + lanes_available, weights,
+                                          years=[year]))
+        return cells
+
+    def _year_cells(self, code_of, first: int, last: int, weights: np.ndarray, years=None) -> list[Cell]:
+        cells = []
+        for year in years or range(self.start.year - MAX_AGE, self.start.year + 1):
+            age = self.start.year - year
+            lanes = int(round((last - first) * float(weights[age])))
+            days = _year_days(year, self.start)
+            if lanes > 0 and days > 0:
+                cells.append(Cell(code_of(year), year, days, first, lanes))
+        return cells
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    return (np.asarray(values, dtype=np.int64)[:, None] // powers) % 10
+
+
+def _ymd(days: np.ndarray) -> np.ndarray:
+    dates = np.asarray(days, dtype=np.int64).astype("datetime64[D]")
+    years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
+    months = dates.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    day = (dates - dates.astype("datetime64[M]")).astype(np.int64) + 1
+    return years * 10000 + months * 100 + day
+
+
+def id_check_chars(body: np.ndarray) -> np.ndarray:
+    """ISO 7064 MOD 11-2 check characters (as ASCII codes) of an (n, 17) digit matrix."""
+    return _ID_CHECK[(body * _ID_WEIGHTS).sum(axis=1) % 11]
+
+
+def resident_ids(codes: np.ndarray, birth_days: np.ndarray, sequences: np.ndarray) -> pa.Array:
+    """18-character ID numbers from region codes, birth dates (days since 1970) and sequences."""
+    n = len(codes)
+    if n == 0:
+        return pa.array([], pa.string())
+    body = np.concatenate([_digits(codes, 6), _digits(_ymd(birth_days), 8), _digits(sequences, 3)], axis=1)
+    chars = np.empty((n, 18), dtype=np.uint8)
+    chars[:, :17] = body + 48
+    chars[:, 17] = id_check_chars(body)
+    return pa.array(chars.view("S18").ravel(), pa.binary(18)).cast(pa.string())
+
+
+def sequence_numbers(lanes: np.ndarray, genders: np.ndarray) -> np.ndarray:
+    """3-digit sequence: odd for men (gender 0), even for women (gender 1)."""
+    return 2 * lanes + 1 + genders
+
+
+def organisation_codes(numbers: np.ndarray, new_style: np.ndarray, seed: int) -> np.ndarray:
+    """9-character organisation codes (GB 11714) as an (n, 9) ASCII matrix, unique per number.
+
+    Entities registered before the 2015 reform kept their old 8-digit codes; newer ones got codes
+    assigned by the registration system, starting with MA.
+    """
+    n = len(numbers)
+    chars = np.empty((n, 9), dtype=np.uint8)
+    old = ~new_style
+    if old.any():
+        digits = Permutation(10 ** 8, seed, "org-code/old").forward(numbers[old])
+        chars[old, :8] = _digits(digits, 8) + 48
+    if new_style.any():
+        value = Permutation(31 ** 6, seed, "org-code/new").forward(numbers[new_style])
+        places = (value[:, None] // (31 ** np.arange(5, -1, -1, dtype=np.int64))) % 31
+        chars[new_style, 0] = ord("M")
+        chars[new_style, 1] = ord("A")
+        chars[new_style, 2:8] = _USCC_CHARS[places]
+    values = _CHAR_VALUE[chars[:, :8]]
+    check = 11 - (values * _ORG_WEIGHTS).sum(axis=1) % 11
+    chars[:, 8] = np.where(check == 10, ord("X"), np.where(check == 11, ord("0"), check + 48))
+    return chars
+
+
+def usccs(kind: np.ndarray, division_codes: np.ndarray, organisation: np.ndarray) -> pa.Array:
+    """18-character unified social credit codes: 2-digit kind (91, 92, ...), division, org code, check."""
+    n = len(kind)
+    if n == 0:
+        return pa.array([], pa.string())
+    chars = np.empty((n, 18), dtype=np.uint8)
+    chars[:, :2] = _digits(kind, 2) + 48
+    chars[:, 2:8] = _digits(division_codes, 6) + 48
+    chars[:, 8:17] = organisation
+    total = (_USCC_VALUE[chars[:, :17]] * _USCC_WEIGHTS).sum(axis=1)
+    chars[:, 17] = _USCC_CHARS[(31 - total % 31) % 31]
+    return pa.array(chars.view("S18").ravel(), pa.binary(18)).cast(pa.string())
+
+
+def legacy_id(id_number: str) -> str:
+    """The 15-digit number an 18-digit one replaced (born 19xx): no century, no check character."""
+    return id_number[:6] + id_number[8:17]
+
+
+def id_check_char(body17: str) -> str:
+    digits = np.array([[int(c) for c in body17]], dtype=np.int64)
+    return chr(int(id_check_chars(digits)[0]))
+
+
+def uscc_check_char(body17: str) -> str:
+    total = sum(USCC_ALPHABET.index(c) * int(w) for c, w in zip(body17, _USCC_WEIGHTS))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def wrong_check(value: str, element: str) -> str:
+    """The same number with a check character that fits neither standard it could be read by
+    (an all-digit credit code looks like an ID number, so a party's number is checked as both)."""
+    body = value[:-1]
+    right = set()
+    if len(body) == 17 and body.isdigit():
+        right.add(id_check_char(body))
+    if len(body) == 17 and all(c in USCC_ALPHABET for c in body):
+        right.add(uscc_check_char(body))
+    alphabet = "0123456789X" if element == "resident_id" else USCC_ALPHABET
+    start = (alphabet.index(value[-1]) + 1) if value[-1] in alphabet else 0
+    for step in range(len(alphabet)):
+        candidate = alphabet[(start + step) % len(alphabet)]
+        if candidate not in right and candidate != value[-1]:
+            return body + candidate
+    raise ValueError(f"no wrong check character for {value!r}")

@@ -1,0 +1,85 @@
+"""The knobs of the synthetic city: demographic and economic rates, and the fault rates.
+
+Defaults describe a Quanzhou-like city at the scale of its real figures (about 0.16 legal
+entities per person, 2.5 persons per occupied home); every rate is per year unless named
+otherwise, and every one can be changed per call of `generate_city`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class CityModel:
+    overseas_share: float = 0.004          # households of Hong Kong, Macao and Taiwan residents
+    separated_share: float = 0.08          # 人户分离: registered at another address than lived at
+    employment_local: float = 0.62         # of registered residents aged 18-59
+    employment_migrant: float = 0.85       # of migrants aged 18-59
+    enterprises_per_person: float = 0.158  # Shenzhen: 2.9 million legal entities, 18.4 million people
+    staffed_share: float = 0.55            # active enterprises with insured employees
+    owner_occupied_share: float = 0.75     # registered residents' homes owned by the household head
+    birth_rate: float = 0.0085
+    death_rate: float = 0.007
+    move_rate: float = 0.05                # moves within the city
+    domicile_follows_move: float = 0.6     # movers who also transfer their household registration
+    emigration_rate: float = 0.01          # moves out of the city
+    arrival_rate: float = 0.04             # new migrants, per migrant
+    job_change_rate: float = 0.08
+    job_loss_rate: float = 0.03
+    grid_visit_rate: float = 0.5           # re-verifications by grid workers
+    property_transfer_rate: float = 0.03
+    enterprise_birth_rate: float = 0.10
+    enterprise_closure_rate: float = 0.04
+    enterprise_change_rate: float = 0.05   # address, capital or representative updates
+    license_rate: float = 0.30             # new licences per enterprise
+    license_renewal_rate: float = 0.10
+    penalty_rate: float = 0.05             # new penalties per enterprise
+    grid_event_rate: float = 0.25          # events reported per person
+    troubled_share: float = 0.04           # enterprises that pay their taxes late or partly
+    tax_history_months: int = 12           # periods in the initial tax extract
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FaultRates:
+    """How often each kind of fault is injected. Row faults are shares of the rows a fault can
+    apply to; package faults are on (True) or off."""
+
+    invalid_check_digit: float = 0.004
+    legacy_15_digit_id: float = 0.004
+    fullwidth_digits: float = 0.004
+    stray_spaces: float = 0.004
+    date_format: float = 0.02
+    gender_variant: float = 0.02
+    ethnicity_variant: float = 0.02
+    name_mismatch: float = 0.005
+    duplicate_row: float = 0.003
+    unknown_division_code: float = 0.003
+    missing_required: float = 0.003
+    unparseable_row: float = 0.002
+    late_row: float = 0.10                 # of incremental updates, re-sent stale in a later batch
+    replay: bool = True
+    conflicting_replay: bool = True
+    sequence_gap: bool = True
+    truncated_file: bool = True
+    district_missing: bool = True
+    # quarantined rows may use at most this share of a batch's quarantine limit, so that
+    # injected faults never push a batch over its limit (which would reject it instead)
+    quarantine_budget: float = 0.5
+
+    def as_dict(self) -> dict[str, float | bool]:
+        return asdict(self)
+
+    @classmethod
+    def none(cls) -> FaultRates:
+        """A clean city: no faults at all."""
+        values = {name: (False if isinstance(value, bool) else 0.0) for name, value in asdict(cls()).items()}
+        values["quarantine_budget"] = 0.5
+        return cls(**values)
+
+
+DEFAULT_MODEL = CityModel()
+DEFAULT_FAULTS = FaultRates()
