@@ -48,6 +48,8 @@ ROW_FAULTS = ["unparseable_row", "duplicate_row", "missing_required", "invalid_c
               "ethnicity_variant", "name_mismatch"]
 QUARANTINING = {kind for kind, (outcome, _) in OUTCOMES.items() if outcome == "quarantined"}
 UNKNOWN_DIVISIONS = ["350599", "350509", "350510", "350588", "350520"]
+_MAINLAND_PROVINCES = {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41",
+                       "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65"}
 _FULLWIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
 # which data elements each fault can hit
 _ELEMENTS = {
@@ -203,7 +205,9 @@ class RowFaults:
         if value is None or value == "":
             return False
         if kind == "legacy_15_digit_id":
-            return len(value) == 18 and value[6:8] == "19" and value[6:10] < "1985" and value[:2] not in ("81", "82", "83")
+            # mainland ID numbers of persons born before 1985 (a credit code never starts with a province)
+            return (len(value) == 18 and value[:17].isdigit() and value[:2] in _MAINLAND_PROVINCES
+                    and value[6:8] == "19" and value[6:10] < "1985")
         if kind in ("invalid_check_digit", "fullwidth_digits"):
             return len(value) >= 11
         if kind == "name_mismatch":

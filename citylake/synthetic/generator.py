@@ -419,7 +419,8 @@ class _Run:
             for task in tasks:
                 yield self.maker.make(*task)
             return
-        context = multiprocessing.get_context("spawn")
+        # fork: no re-import of the caller's main module (scripts without a __main__ guard, notebooks)
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
         with ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start_worker,
                                  initargs=(self.settings,)) as pool:
             window: deque[Future] = deque()

@@ -18,12 +18,16 @@ import pyarrow as pa
 
 from citylake.catalog import Divisions
 from citylake.synthetic import vocab
-from citylake.synthetic.layout import CHILD, ELDER, HEAD, N_CLASSES, SPOUSE
+from citylake.synthetic.layout import (ID_CHILD, ID_ELDER, ID_HEAD, ID_PARENT_HEAD, ID_PARENT_SPOUSE, ID_ROLE_NAMES,
+                                       ID_SPOUSE, N_CLASSES)
 from citylake.synthetic.rng import Permutation
 
 LANES = 499  # sequence = 2 * lane + 1 (men, odd) or 2 * lane + 2 (women, even): 001..998
-ROLE_LANES = {HEAD: (0, 180), SPOUSE: (180, 290), CHILD: (290, 400), ELDER: (400, 430)}
-NEWBORN_LANES = (430, LANES)
+# lanes per ID role, roughly in proportion to how many persons of the role a household pattern has
+ROLE_LANES = {ID_HEAD: (0, 80), ID_SPOUSE: (80, 130), ID_PARENT_HEAD: (130, 245), ID_PARENT_SPOUSE: (245, 360),
+              ID_CHILD: (360, 465), ID_ELDER: (465, LANES)}
+# newborns of the simulated days are born after the start, when no resident was: all lanes are free
+NEWBORN_LANES = (0, LANES)
 MAX_AGE = 100
 
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
@@ -48,31 +52,31 @@ def _ramp(ages: np.ndarray, points: list[tuple[int, float]]) -> np.ndarray:
     return np.interp(ages, xs, ys, left=0.0, right=0.0)
 
 
-def age_weights(role: int, kind: str) -> np.ndarray:
-    """Relative frequency of each age 0..MAX_AGE for persons of a household role."""
+def age_weights(id_role: int, kind: str) -> np.ndarray:
+    """Relative frequency of each age 0..MAX_AGE for persons of an ID role (see layout.ID_ROLE_NAMES)."""
     ages = np.arange(MAX_AGE + 1, dtype=np.float64)
-    if kind == "local":
+    if kind == "migrant":
         shapes = {
-            HEAD: [(21, 0), (24, 0.35), (30, 0.85), (40, 1), (58, 1), (70, 0.75), (82, 0.4), (95, 0.05), (96, 0)],
-            SPOUSE: [(20, 0), (23, 0.35), (30, 0.85), (40, 1), (58, 1), (70, 0.7), (82, 0.3), (93, 0.03), (94, 0)],
-            CHILD: [(0, 0.8), (8, 1), (17, 1), (24, 0.7), (32, 0.25), (38, 0.02), (39, 0)],
-            ELDER: [(58, 0), (62, 0.5), (72, 1), (82, 0.7), (92, 0.2), (100, 0.01)],
+            ID_HEAD: [(18, 0), (21, 0.8), (26, 1), (35, 0.6), (45, 0.4), (55, 0.2), (62, 0)],
+            ID_SPOUSE: [(18, 0), (20, 0.8), (25, 1), (34, 0.6), (44, 0.35), (54, 0.15), (60, 0)],
+            ID_PARENT_HEAD: [(22, 0), (26, 0.6), (32, 1), (44, 1), (52, 0.4), (58, 0)],
+            ID_PARENT_SPOUSE: [(20, 0), (24, 0.6), (30, 1), (42, 1), (50, 0.35), (56, 0)],
+            ID_CHILD: [(0, 1), (12, 1), (17, 0.6), (22, 0.2), (24, 0)],
+            ID_ELDER: [(52, 0), (58, 0.6), (65, 1), (75, 0.4), (82, 0)],
         }
-    elif kind == "migrant":
+    else:  # the city's own residents; Hong Kong, Macao and Taiwan residents alike
         shapes = {
-            HEAD: [(18, 0), (21, 0.6), (27, 1), (42, 1), (52, 0.5), (62, 0.15), (66, 0)],
-            SPOUSE: [(18, 0), (21, 0.6), (27, 1), (40, 1), (50, 0.45), (60, 0.1), (63, 0)],
-            CHILD: [(0, 1), (12, 1), (18, 0.6), (24, 0.15), (26, 0)],
-            ELDER: [(52, 0), (56, 0.6), (64, 1), (74, 0.4), (80, 0)],
+            ID_HEAD: [(21, 0), (23, 0.6), (27, 1), (33, 0.6), (38, 0.15), (45, 0.1), (55, 0.5), (65, 1), (75, 0.9),
+                      (85, 0.4), (95, 0.02), (96, 0)],
+            ID_SPOUSE: [(20, 0), (22, 0.6), (26, 1), (32, 0.6), (37, 0.15), (44, 0.1), (54, 0.5), (64, 1), (74, 0.85),
+                        (84, 0.35), (93, 0.02), (94, 0)],
+            ID_PARENT_HEAD: [(24, 0), (28, 0.5), (34, 1), (48, 1), (56, 0.5), (64, 0.15), (70, 0)],
+            ID_PARENT_SPOUSE: [(22, 0), (26, 0.5), (32, 1), (46, 1), (54, 0.4), (62, 0.1), (68, 0)],
+            ID_CHILD: [(0, 0.9), (5, 1), (17, 1), (22, 0.6), (28, 0.25), (34, 0.05), (36, 0)],
+            ID_ELDER: [(55, 0), (60, 0.5), (70, 1), (80, 0.75), (90, 0.25), (100, 0.01)],
         }
-    else:  # overseas residents: Hong Kong, Macao, Taiwan
-        shapes = {
-            HEAD: [(23, 0), (28, 0.6), (40, 1), (60, 1), (72, 0.3), (76, 0)],
-            SPOUSE: [(22, 0), (27, 0.6), (40, 1), (60, 1), (72, 0.3), (76, 0)],
-            CHILD: [(0, 1), (16, 1), (24, 0.3), (28, 0)],
-            ELDER: [(58, 0), (64, 1), (80, 0.4), (88, 0)],
-        }
-    return _ramp(ages, shapes[role])
+    assert set(shapes) == set(range(len(ID_ROLE_NAMES)))
+    return _ramp(ages, shapes[id_role])
 
 
 # ----------------------------------------------------------------------------- slot spaces
@@ -139,6 +143,28 @@ class IdNumbers:
                 sharing.setdefault((district.id_code_for_year(year), year), []).append(district.code)
         return sharing
 
+    def check_capacity(self, layout, extra_migrant_heads: int, overseas: np.ndarray) -> None:
+        """Fail early, and clearly, when a city is too large for its divisions' ID number space:
+        every group and class needs a slot for each person of its index range."""
+        counts = [layout.persons_of_class_before(np.arange(N_CLASSES), np.full(N_CLASSES, p))
+                  for p in layout.district_first_person]
+        city_wide = counts[-1] - counts[0]
+        for number, district in enumerate(layout.districts):
+            for person_class in range(N_CLASSES):
+                self._check(district.code, person_class, int(counts[number + 1][person_class] - counts[number][person_class]))
+        for person_class in range(N_CLASSES):
+            arrivals = extra_migrant_heads if person_class // 2 == ID_HEAD else 0
+            self._check("migrant", person_class, int(city_wide[person_class]) + arrivals)
+            self._check("overseas", person_class, int(overseas[person_class]))
+
+    def _check(self, group: str, person_class: int, needed: int) -> None:
+        size = self.space(group, person_class).size
+        if needed > size:
+            role = ID_ROLE_NAMES[person_class // 2]
+            raise ValueError(f"the city is too large for its ID numbers: {group}'s {role} role "
+                             f"({'men' if person_class % 2 == 0 else 'women'}) needs {needed:,} numbers, "
+                             f"the division codes and birth years give {size:,}")
+
     def space(self, group: str, person_class: int) -> SlotSpace:
         key = (group, person_class)
         if key not in self._spaces:
@@ -146,7 +172,7 @@ class IdNumbers:
         return self._spaces[key]
 
     def _cells(self, group: str, person_class: int) -> list[Cell]:
-        role = person_class // 2
+        role = person_class // 2  # the ID role
         first, last = ROLE_LANES[role]
         if group in ("migrant", "overseas"):
             regions = vocab.MIGRANT_COUNTIES if group == "migrant" else vocab.OVERSEAS_CODES
@@ -162,11 +188,13 @@ class IdNumbers:
         cells = []
         for year in range(self.start.year - MAX_AGE, self.start.year + 1):
             code = district.id_code_for_year(year)
+            # districts issuing under one code share its lanes in proportion to their populations
             sharers = self._sharing[(code, year)]
-            position, count = sharers.index(district.code), len(sharers)
+            populations = [self.divisions.district(c).population for c in sharers]
+            position = sharers.index(district.code)
             span = last - first
-            lane0 = first + span * position // count
-            lanes_available = first + span * (position + 1) // count - lane0
+            lane0 = first + span * sum(populations[:position]) // sum(populations)
+            lanes_available = first + span * sum(populations[:position + 1]) // sum(populations) - lane0
             cells.extend(self._year_cells(lambda _: int(code), lane0, lane0 + lanes_available, weights,
                                           years=[year]))
         return cells

@@ -22,6 +22,10 @@ USE_NAMES = ["住宅", "商业", "办公", "其他"]
 HEAD, SPOUSE, CHILD, ELDER = 0, 1, 2, 3
 ROLE_NAMES = ["head", "spouse", "child", "elder"]
 MALE, FEMALE = 0, 1
+# the age group a person's ID number is drawn for: heads and spouses of households with children
+# are of parenting age, those without are young couples or empty nesters
+ID_HEAD, ID_SPOUSE, ID_PARENT_HEAD, ID_PARENT_SPOUSE, ID_CHILD, ID_ELDER = range(6)
+ID_ROLE_NAMES = ["head", "spouse", "parent_head", "parent_spouse", "child", "elder"]
 
 
 @dataclass(frozen=True)
@@ -86,15 +90,20 @@ def _block_tables() -> dict[str, np.ndarray]:
 
 
 def _household_tables() -> dict[str, np.ndarray]:
-    unit, member, role = [], [], []
+    unit, member, role, id_role = [], [], [], []
     for offset, size in enumerate(OCCUPANCY):
         for m, r in enumerate(ROLES_BY_SIZE.get(size, [])):
             unit.append(offset)
             member.append(m)
             role.append(r)
+            with_children = size >= 3
+            id_role.append({HEAD: ID_PARENT_HEAD if with_children else ID_HEAD,
+                            SPOUSE: ID_PARENT_SPOUSE if with_children else ID_SPOUSE,
+                            CHILD: ID_CHILD, ELDER: ID_ELDER}[r])
     persons_before_unit = np.concatenate([[0], np.cumsum(OCCUPANCY)])
     return {"unit": np.array(unit, dtype=np.int64), "member": np.array(member, dtype=np.int64),
-            "role": np.array(role, dtype=np.int64), "persons_before_unit": persons_before_unit.astype(np.int64)}
+            "role": np.array(role, dtype=np.int64), "id_role": np.array(id_role, dtype=np.int64),
+            "persons_before_unit": persons_before_unit.astype(np.int64)}
 
 
 def _gender_table(roles: np.ndarray) -> np.ndarray:
@@ -118,16 +127,33 @@ RESIDENTIAL_PER_BLOCK = len(BLOCK["residential"])
 HOUSEHOLD = _household_tables()
 GENDERS = _gender_table(HOUSEHOLD["role"])
 PERIOD_ROLES = np.tile(HOUSEHOLD["role"], GENDER_PERIOD // PERSONS_PER_PATTERN)
-N_CLASSES = 8  # role x gender
+PERIOD_ID_ROLES = np.tile(HOUSEHOLD["id_role"], GENDER_PERIOD // PERSONS_PER_PATTERN)
+N_CLASSES = len(ID_ROLE_NAMES) * 2  # ID number classes: ID role x gender
 
 
-def person_class(role: np.ndarray, gender: np.ndarray) -> np.ndarray:
-    return role * 2 + gender
+def person_class(id_role: np.ndarray, gender: np.ndarray) -> np.ndarray:
+    """The ID number class of persons: which slot space their number comes from."""
+    return id_role * 2 + gender
 
 
-PERIOD_CLASSES = person_class(PERIOD_ROLES, GENDERS)
+PERIOD_CLASSES = person_class(PERIOD_ID_ROLES, GENDERS)
 # CLASS_PREFIX[c, p]: persons of class c among the first p positions of a period
 CLASS_PREFIX = np.stack([np.concatenate([[0], np.cumsum(PERIOD_CLASSES == c)]) for c in range(N_CLASSES)])
+# Households of Hong Kong, Macao and Taiwan residents fill whole patterns (a floor of a building),
+# the one at this position of every `overseas_period` patterns: few enough to be counted by
+# arithmetic, so that their ID numbers come from a slot space of their own size.
+OVERSEAS_PHASE = 13
+_PHASE_CLASSES = PERIOD_CLASSES[OVERSEAS_PHASE * PERSONS_PER_PATTERN:(OVERSEAS_PHASE + 1) * PERSONS_PER_PATTERN]
+OVERSEAS_CLASS_PREFIX = np.stack([np.concatenate([[0], np.cumsum(_PHASE_CLASSES == c)]) for c in range(N_CLASSES)])
+
+
+def overseas_period(share: float) -> int:
+    """Every how many patterns one is overseas residents' (a multiple of the gender period's
+    patterns, so that an overseas pattern always has the same persons); 0 for none."""
+    patterns_per_period = GENDER_PERIOD // PERSONS_PER_PATTERN
+    if share <= 0:
+        return 0
+    return max(patterns_per_period, round(1 / share / patterns_per_period) * patterns_per_period)
 
 
 def _street_weight(street_code: str) -> float:

@@ -161,6 +161,7 @@ def _jsonl_bytes(table: pa.Table, resource: Resource) -> bytes:
 
 
 def _json_member(name: str, column: pa.ChunkedArray | pa.Array, numeric: bool) -> pa.Array:
+    """`"name":value` for every row: strings quoted (escaped only where needed), numbers bare, null."""
     values = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     prefix = json.dumps(name, ensure_ascii=False) + ":"
     needs_escape = pc.fill_null(pc.match_substring_regex(values, r'["\\\x00-\x1f]'), False)

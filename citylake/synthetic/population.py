@@ -19,8 +19,9 @@ from citylake.synthetic import identity, text, vocab
 from citylake.synthetic.events import DAY_SECONDS, NO_DAY, DailyCounts, EventStream
 from citylake.synthetic.firms import Enterprises
 from citylake.synthetic.identity import IdNumbers
-from citylake.synthetic.layout import (CHILD, ELDER, FEMALE, HEAD, MALE, OCCUPANCY, SPOUSE, UNITS_PER_PATTERN, CityLayout,
-                                       person_class)
+from citylake.synthetic.layout import (CHILD, ELDER, FEMALE, HEAD, ID_HEAD, MALE, N_CLASSES, OCCUPANCY,
+                                       OVERSEAS_CLASS_PREFIX, OVERSEAS_PHASE, PERSONS_PER_PATTERN, SPOUSE,
+                                       UNITS_PER_PATTERN, CityLayout, overseas_period, person_class)
 from citylake.synthetic.model import CityModel
 from citylake.synthetic.rng import Rand, cumulative
 
@@ -141,6 +142,7 @@ class Population:
         self.start_day = text.epoch_day(start)
         self.base = layout.persons
         self.migrant_share = np.array([d.migrant_share for d in layout.districts])
+        self.overseas_period = overseas_period(model.overseas_share)
         self.events = {kind: EventStream(f"person.{kind}", self.base, self._candidate_rate(kind), days, rand)
                        for kind in PERSON_EVENTS}
         self.births = DailyCounts(self.base * model.birth_rate / 365, days, rand, "person.birth")
@@ -166,8 +168,19 @@ class Population:
         district = self.layout.street_district[self.layout.street_of_building(
             self.layout.building_of_unit(self.layout.unit_of_residential(household)))]
         u = self.rand.uniform("household.type", household)
-        return np.where(u < self.migrant_share[district], MIGRANT,
-                        np.where(u > 1 - self.model.overseas_share, OVERSEAS, LOCAL))
+        migrant = u < self.migrant_share[district]
+        overseas = self._overseas_pattern(household // UNITS_PER_PATTERN)
+        return np.where(overseas, OVERSEAS, np.where(migrant, MIGRANT, LOCAL))
+
+    def _overseas_pattern(self, pattern: np.ndarray) -> np.ndarray:
+        period = self.overseas_period
+        return (pattern % period == OVERSEAS_PHASE) if period else np.zeros(np.shape(pattern), dtype=bool)
+
+    def overseas_persons_of_class(self) -> np.ndarray:
+        """How many persons of each class the overseas residents' households hold."""
+        patterns = -(-self.base // PERSONS_PER_PATTERN)
+        count = (patterns - OVERSEAS_PHASE + self.overseas_period - 1) // self.overseas_period if self.overseas_period else 0
+        return max(count, 0) * OVERSEAS_CLASS_PREFIX[:, -1]
 
     def _id_parts(self, person: np.ndarray, household_type: np.ndarray, district: np.ndarray):
         """Region code, birth day and lane of base persons' ID numbers."""
@@ -180,14 +193,20 @@ class Population:
         # sort once by (group, class) and hand each space its contiguous run of persons
         districts = len(layout.districts)
         group = np.where(household_type == MIGRANT, districts, np.where(household_type == OVERSEAS, districts + 1, district))
-        space = group * 8 + person_cls
+        space = group * N_CLASSES + person_cls
         order = np.argsort(space, kind="stable")
         bounds = np.flatnonzero(np.diff(space[order])) + 1
         before = layout.persons_of_class_before(person_cls, person)
+        if self.overseas_period:
+            # overseas residents are counted among themselves: whole patterns at a fixed phase
+            pattern = person // PERSONS_PER_PATTERN
+            before_overseas = ((pattern - OVERSEAS_PHASE) // self.overseas_period * OVERSEAS_CLASS_PREFIX[person_cls, -1]
+                               + OVERSEAS_CLASS_PREFIX[person_cls, person % PERSONS_PER_PATTERN])
+            before = np.where(household_type == OVERSEAS, before_overseas, before)
         for run in np.split(order, bounds):
             if run.size == 0:
                 continue
-            g, c = divmod(int(space[run[0]]), 8)
+            g, c = divmod(int(space[run[0]]), N_CLASSES)
             k = before[run]
             if g < districts:
                 k = k - layout.persons_of_class_before(np.array([c]), np.array([layout.district_first_person[g]]))[0]
@@ -436,7 +455,8 @@ class Population:
         rank[order] = positions - first_of_group
         lane = identity.NEWBORN_LANES[0] + rank
         if number.size and lane.max() >= identity.NEWBORN_LANES[1]:
-            raise ValueError("more newborns on one day in one district than ID sequence numbers")
+            raise ValueError("the city is too large for its ID numbers: more newborns on one day in one "
+                             "district than ID sequence numbers")
         return {"household": household, "day": day, "gender": gender, "district": district, "code": code,
                 "lane": lane}
 
@@ -477,7 +497,7 @@ class Population:
         gender = j % 2
         day = self.arrivals.day_of(j)
         # arrivals continue the migrants' head-of-household ID slots after those of the residents
-        person_cls = person_class(np.full(n, HEAD), gender)
+        person_cls = person_class(np.full(n, ID_HEAD), gender)
         k = layout.persons_of_class_before(person_cls, np.full(n, self.base)) + j // 2
         code = np.zeros(n, dtype=np.int64)
         birth = np.zeros(n, dtype=np.int64)

@@ -91,6 +91,8 @@ class SyntheticCity:
         self.ids = IdNumbers(divisions, start, seed)
         self.enterprises = Enterprises(self.layout, self.housing, self.rand, model, start, days)
         self.population = Population(self.layout, self.ids, self.enterprises, self.rand, model, start, days)
+        self.ids.check_capacity(self.layout, extra_migrant_heads=self.population.arrivals.total,
+                                overseas=self.population.overseas_persons_of_class())
         self.enterprises.bind(self.population)
         self.licences = Licences(self.enterprises, self.rand, model, days)
         self.penalties = Penalties(self.enterprises, self.rand, model, days)

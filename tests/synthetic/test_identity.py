@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pytest
 from stdnum.cn import ric, uscc
 
-from citylake.catalog import load_divisions
+from citylake.catalog import load_catalog, load_divisions
 from citylake.synthetic import identity
 from citylake.synthetic.layout import N_CLASSES
+from citylake.synthetic.model import CityModel
 from citylake.synthetic.rng import Permutation
+from citylake.synthetic.world import SyntheticCity
 
 
 def test_permutations_are_bijections_both_ways():
@@ -63,3 +66,12 @@ def test_a_wrong_check_character_fails_both_standards():
         wrong = identity.wrong_check(value, element)
         assert wrong[:-1] == value[:-1] and wrong != value
         assert not ric.is_valid(wrong) and not uscc.is_valid(wrong)
+
+
+def test_a_shenzhen_sized_city_fits_the_id_number_space_and_a_far_larger_one_is_refused():
+    # building the city's arithmetic checks every slot space against the persons it must number
+    divisions, catalog = load_divisions(), load_catalog()
+    city = SyntheticCity(catalog, divisions, 18_400_000, 365, 1, date(2026, 1, 1), CityModel())
+    assert city.layout.buildings > 400_000 and city.population.births.total > 150_000
+    with pytest.raises(ValueError, match="too large for its ID numbers"):
+        SyntheticCity(catalog, divisions, 40_000_000, 30, 1, date(2026, 1, 1), CityModel())
