@@ -81,6 +81,12 @@ class FaultRecord:
     file: str | None = None
     line: int | None = None
 
+    def as_row(self) -> tuple:
+        """The record as a row of faults.parquet (see generator.FAULT_COLUMNS)."""
+        outcome, rule = OUTCOMES[self.kind]
+        return (self.kind, self.department, self.resource, self.batch_id, self.sequence, self.file, self.line,
+                self.key, self.column, self.true_value, self.delivered_value, outcome, rule, self.detail)
+
     @property
     def expected_outcome(self) -> str:
         return OUTCOMES[self.kind][0]
@@ -145,11 +151,12 @@ class RowFaults:
             if rows.size == 0:
                 continue
             which = self.rand.integers(f"fault-column/{kind}", len(candidates), stream_key[rows])
-            for row, column_index in zip(rows.tolist(), which.tolist()):
+            values = self._values_at(table, candidates, rows, which)
+            for row, column_index, value in zip(rows.tolist(), which.tolist(), values):
                 if kind in QUARANTINING and budget <= 0:
                     break
                 column = candidates[column_index]
-                if column != "*" and not self._applies(kind, table.column(column)[row].as_py()):
+                if column != "*" and not self._applies(kind, value):
                     continue
                 planned.append((kind, row, column))
                 taken[row] = True
@@ -167,17 +174,21 @@ class RowFaults:
         data_columns = [name for name in table.column_names if not name.startswith("_")]
         rows_planned = np.array([row for _, row, _ in planned], dtype=np.int64)
         choices = self.rand.integers("fault-variant", 1 << 30, stream_key[rows_planned]).tolist()
-        for (kind, row, column), choice in zip(planned, choices):
-            key = table.column("_key")[row].as_py()
+        keys = table.column("_key").take(pa.array(rows_planned)).to_pylist()
+        whole_rows = [row for kind, row, _ in planned if kind == "unparseable_row"]
+        row_values = (table.select(data_columns).take(pa.array(whole_rows, pa.int64())).to_pylist()
+                      if whole_rows else [])
+        row_values_at = dict(zip(whole_rows, row_values))
+        cell_values = self._values_at(table, data_columns, rows_planned,
+                                      np.array([data_columns.index(c) if c in data_columns else -1 for _, _, c in planned]))
+        for (kind, row, column), choice, key, true_value in zip(planned, choices, keys, cell_values):
             if kind == "duplicate_row":
                 duplicated.append(row)
                 records.append((row, self._record(kind, key, None, None, None)))
             elif kind == "unparseable_row":
-                values = {name: table.column(name)[row].as_py() for name in data_columns}
-                raw_rows[row] = self._unparseable(values)
+                raw_rows[row] = self._unparseable(row_values_at[row])
                 records.append((row, self._record(kind, key, None, None, raw_rows[row])))
             else:
-                true_value = table.column(column)[row].as_py()
                 delivered = self._faulty_value(kind, column, true_value, choice)
                 changed.setdefault(column, {})[row] = delivered
                 records.append((row, self._record(kind, key, column, true_value, delivered)))
@@ -200,6 +211,20 @@ class RowFaults:
             result.append(record)
         raw_lines = {int(new_position[row]): line for row, line in raw_rows.items()}
         return Injected(table, raw_lines, result)
+
+    @staticmethod
+    def _values_at(table: pa.Table, candidates: list[str], rows: np.ndarray, which: np.ndarray) -> list:
+        """The value of the chosen column at each row (None for whole-row faults), one take per column."""
+        values: list = [None] * len(rows)
+        for index, column in enumerate(candidates):
+            if column == "*":
+                continue
+            picked = np.flatnonzero(which == index)
+            if picked.size:
+                taken = table.column(column).take(pa.array(rows[picked])).to_pylist()
+                for position, value in zip(picked.tolist(), taken):
+                    values[position] = value
+        return values
 
     def _applies(self, kind: str, value: str | None) -> bool:
         if value is None or value == "":

@@ -289,12 +289,9 @@ class _FaultSink:
     def flush(self) -> None:
         if not self.pending:
             return
-        rows = {name: [getattr(r, name) for r in self.pending] for name in FAULT_COLUMNS
-                if name not in ("expected_outcome", "expected_rule")}
-        rows["expected_outcome"] = [r.expected_outcome for r in self.pending]
-        rows["expected_rule"] = [r.expected_rule for r in self.pending]
-        self.writer.write_table(pa.table({name: pa.array(rows[name], FAULTS_SCHEMA.field(name).type)
-                                          for name in FAULT_COLUMNS}))
+        columns = zip(*(record.as_row() for record in self.pending))
+        self.writer.write_table(pa.table({name: pa.array(values, FAULTS_SCHEMA.field(name).type)
+                                          for name, values in zip(FAULT_COLUMNS, columns)}))
         self.pending = []
 
     def close(self) -> None:

@@ -83,28 +83,30 @@ def age_weights(id_role: int, kind: str) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Cell:
-    code: int          # 6-digit region code
-    year: int
-    days: int          # birth dates available in the year (fewer in the start year)
-    lane0: int
-    lanes: int
+class Cells:
+    """The (region code, birth year) cells of a slot space, with the sequence lanes each offers."""
+
+    codes: np.ndarray       # 6-digit region code
+    year_start: np.ndarray  # days since 1970 of January 1
+    days: np.ndarray        # birth dates available in the year (fewer in the start year)
+    lane0: np.ndarray
+    lanes: np.ndarray
+
+    def used(self) -> Cells:
+        keep = (self.lanes > 0) & (self.days > 0)
+        return Cells(*(getattr(self, f)[keep] for f in ("codes", "year_start", "days", "lane0", "lanes")))
 
 
 class SlotSpace:
     """The ID numbers one group (a district's residents, migrants, overseas residents) and one
-    person class (role x gender) may receive; slot k of the permutation is the k-th person's."""
+    person class (ID role x gender) may receive; slot k of the permutation is the k-th person's."""
 
-    def __init__(self, cells: list[Cell], seed: int, name: str) -> None:
-        if not cells:
+    def __init__(self, cells: Cells, seed: int, name: str) -> None:
+        if cells.codes.size == 0:
             raise ValueError(f"ID slot space {name} is empty")
         self.name = name
-        self.codes = np.array([c.code for c in cells], dtype=np.int64)
-        self.year_start = np.array([np.datetime64(f"{c.year:04d}-01-01", "D").astype(np.int64) for c in cells])
-        self.lane0 = np.array([c.lane0 for c in cells], dtype=np.int64)
-        self.lanes = np.array([c.lanes for c in cells], dtype=np.int64)
-        sizes = np.array([c.days * c.lanes for c in cells], dtype=np.int64)
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)])
+        self.codes, self.year_start, self.lane0, self.lanes = cells.codes, cells.year_start, cells.lane0, cells.lanes
+        self.offsets = np.concatenate([[0], np.cumsum(cells.days * cells.lanes)]).astype(np.int64)
         self.size = int(self.offsets[-1])
         self._permutation = Permutation(self.size, seed, f"id-slots/{name}")
 
@@ -120,11 +122,6 @@ class SlotSpace:
         return self.codes[cell], self.year_start[cell] + offset // lanes, self.lane0[cell] + offset % lanes
 
 
-def _year_days(year: int, start: date) -> int:
-    last = min(date(year + 1, 1, 1), start)
-    return max(0, (last - date(year, 1, 1)).days)
-
-
 class IdNumbers:
     """All slot spaces of a city: one per (district | migrant | overseas) x person class."""
 
@@ -133,15 +130,33 @@ class IdNumbers:
         self.seed = seed
         self.divisions = divisions
         self._spaces: dict[tuple[str, int], SlotSpace] = {}
-        self._sharing = self._districts_sharing_codes()
+        self.years = np.arange(start.year - MAX_AGE, start.year + 1)
+        self.ages = start.year - self.years
+        january = np.array([f"{y:04d}-01-01" for y in range(self.years[0], self.years[-1] + 2)], dtype="datetime64[D]")
+        # birth dates before the start only: nobody living at the start was born after it
+        ends = np.minimum(january[1:], np.datetime64(start.isoformat(), "D"))
+        self.year_start = january[:-1].astype(np.int64)
+        self.days = np.maximum(0, (ends - january[:-1]).astype(np.int64))
+        self._district_years = self._codes_and_shares()
 
-    def _districts_sharing_codes(self) -> dict[tuple[str, int], list[str]]:
-        """Which districts issued IDs under the same code in a year (e.g. 352422 for 晋江 and 石狮)."""
-        sharing: dict[tuple[str, int], list[str]] = {}
-        for year in range(self.start.year - MAX_AGE, self.start.year + 1):
-            for district in self.divisions.districts:
-                sharing.setdefault((district.id_code_for_year(year), year), []).append(district.code)
-        return sharing
+    def _codes_and_shares(self) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per district and birth year: the ID code, and the share of that code's lanes the district
+        gets (from, to) - districts issuing under one code share it by population (晋江 and 石狮
+        under 352422)."""
+        years = self.years.tolist()
+        codes = {d.code: [d.id_code_for_year(y) for y in years] for d in self.divisions.districts}
+        out = {}
+        for district in self.divisions.districts:
+            low, high = [], []
+            for index, code in enumerate(codes[district.code]):
+                sharers = [d for d in self.divisions.districts if codes[d.code][index] == code]
+                total = sum(d.population for d in sharers)
+                before = sum(d.population for d in sharers[:sharers.index(district)])
+                low.append((before, total))
+                high.append((before + district.population, total))
+            out[district.code] = (np.array([int(c) for c in codes[district.code]]),
+                                  np.array(low, dtype=np.int64), np.array(high, dtype=np.int64))
+        return out
 
     def check_capacity(self, layout, extra_migrant_heads: int, overseas: np.ndarray) -> None:
         """Fail early, and clearly, when a city is too large for its divisions' ID number space:
@@ -168,46 +183,26 @@ class IdNumbers:
     def space(self, group: str, person_class: int) -> SlotSpace:
         key = (group, person_class)
         if key not in self._spaces:
-            self._spaces[key] = SlotSpace(self._cells(group, person_class), self.seed, f"{group}/{person_class}")
+            self._spaces[key] = SlotSpace(self._cells(group, person_class).used(), self.seed, f"{group}/{person_class}")
         return self._spaces[key]
 
-    def _cells(self, group: str, person_class: int) -> list[Cell]:
+    def _cells(self, group: str, person_class: int) -> Cells:
         role = person_class // 2  # the ID role
         first, last = ROLE_LANES[role]
+        span = last - first
+        weights = age_weights(role, "migrant" if group == "migrant" else "local")[self.ages]
         if group in ("migrant", "overseas"):
             regions = vocab.MIGRANT_COUNTIES if group == "migrant" else vocab.OVERSEAS_CODES
             top = max(region[2] for region in regions)
-            weights = age_weights(role, group)
-            return [
-                cell
-                for code, _, weight, *_ in regions
-                for cell in self._year_cells(lambda year: int(code), first, last, weights * weight / top)
-            ]
-        district = self.divisions.district(group)
-        weights = age_weights(role, "local")
-        cells = []
-        for year in range(self.start.year - MAX_AGE, self.start.year + 1):
-            code = district.id_code_for_year(year)
-            # districts issuing under one code share its lanes in proportion to their populations
-            sharers = self._sharing[(code, year)]
-            populations = [self.divisions.district(c).population for c in sharers]
-            position = sharers.index(district.code)
-            span = last - first
-            lane0 = first + span * sum(populations[:position]) // sum(populations)
-            lanes_available = first + span * sum(populations[:position + 1]) // sum(populations) - lane0
-            cells.extend(self._year_cells(lambda _: int(code), lane0, lane0 + lanes_available, weights,
-                                          years=[year]))
-        return cells
-
-    def _year_cells(self, code_of, first: int, last: int, weights: np.ndarray, years=None) -> list[Cell]:
-        cells = []
-        for year in years or range(self.start.year - MAX_AGE, self.start.year + 1):
-            age = self.start.year - year
-            lanes = int(round((last - first) * float(weights[age])))
-            days = _year_days(year, self.start)
-            if lanes > 0 and days > 0:
-                cells.append(Cell(code_of(year), year, days, first, lanes))
-        return cells
+            parts = [Cells(np.full(self.years.size, int(code)), self.year_start, self.days,
+                           np.full(self.years.size, first), np.rint(span * weights * weight / top).astype(np.int64))
+                     for code, _, weight, *_ in regions]
+            return Cells(*(np.concatenate([getattr(p, f) for p in parts])
+                           for f in ("codes", "year_start", "days", "lane0", "lanes")))
+        codes, low, high = self._district_years[group]
+        lane0 = first + span * low[:, 0] // low[:, 1]
+        available = first + span * high[:, 0] // high[:, 1] - lane0
+        return Cells(codes, self.year_start, self.days, lane0, np.rint(available * weights).astype(np.int64))
 
 
 # ----------------------------------------------------------------------------- formatting

@@ -52,9 +52,9 @@ class FaultRates:
     legacy_15_digit_id: float = 0.004
     fullwidth_digits: float = 0.004
     stray_spaces: float = 0.004
-    date_format: float = 0.02
-    gender_variant: float = 0.02
-    ethnicity_variant: float = 0.02
+    date_format: float = 0.01
+    gender_variant: float = 0.01
+    ethnicity_variant: float = 0.01
     name_mismatch: float = 0.005
     duplicate_row: float = 0.003
     unknown_division_code: float = 0.003

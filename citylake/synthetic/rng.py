@@ -77,34 +77,40 @@ class Permutation:
 
     Used where uniqueness must hold by construction without a lookup table: assigning distinct ID
     number slots to persons, and picking which persons an event happens to (each at most once),
-    with `inverse` answering "when does this person's event happen" from the person's index.
+    with `inverse` answering "when does this person's event happen" from the person's index. The
+    network works on the smallest power of two holding `size` (unbalanced halves when the bit
+    count is odd), so that cycle walking needs two steps at most on average.
     """
 
-    ROUNDS = 4
+    ROUNDS = 4  # even: the halves are back in their places at the end
 
     def __init__(self, size: int, seed: int, stream: str) -> None:
         if size <= 0:
             raise ValueError("a permutation needs a positive size")
         self.size = int(size)
-        half_bits = max(1, (int(size - 1).bit_length() + 1) // 2)
-        self._half_bits = np.uint64(half_bits)
-        self._mask = np.uint64((1 << half_bits) - 1)
+        bits = max(2, int(size - 1).bit_length())
+        self._high_bits, self._low_bits = bits // 2, bits - bits // 2
         self._keys = [_stream_key(seed, f"{stream}#round{r}") for r in range(self.ROUNDS)]
 
-    def _round(self, right: np.ndarray, key: np.uint64) -> np.ndarray:
-        return mix64(right ^ key) & self._mask
+    @staticmethod
+    def _mask(bits: int) -> np.uint64:
+        return np.uint64((1 << bits) - 1)
 
     def _encrypt(self, x: np.ndarray) -> np.ndarray:
-        left, right = x >> self._half_bits, x & self._mask
+        high_bits, low_bits = self._high_bits, self._low_bits
+        high, low = x >> np.uint64(low_bits), x & self._mask(low_bits)
         for key in self._keys:
-            left, right = right, left ^ self._round(right, key)
-        return (left << self._half_bits) | right
+            high, low = low, high ^ (mix64(low ^ key) & self._mask(high_bits))
+            high_bits, low_bits = low_bits, high_bits
+        return (high << np.uint64(low_bits)) | low
 
     def _decrypt(self, y: np.ndarray) -> np.ndarray:
-        left, right = y >> self._half_bits, y & self._mask
+        high_bits, low_bits = self._high_bits, self._low_bits  # an even number of rounds: as at the start
+        high, low = y >> np.uint64(low_bits), y & self._mask(low_bits)
         for key in reversed(self._keys):
-            left, right = right ^ self._round(left, key), left
-        return (left << self._half_bits) | right
+            high, low = low ^ (mix64(high ^ key) & self._mask(low_bits)), high
+            high_bits, low_bits = low_bits, high_bits
+        return (high << np.uint64(low_bits)) | low
 
     def _walk(self, values: np.ndarray, step) -> np.ndarray:
         x = np.asarray(values).astype(np.uint64)
