@@ -93,11 +93,10 @@ def publish(name: str, profile: Profile | None = None) -> None:
         return
     from citylake.trino import client, server
 
+    schema, table = split_name(name)
+    if client.known_registered(profile, schema, table):
+        return
     if not server.is_running(profile):
         log.info("Trino is not running; %s will be registered when it starts", name)
         return
-    schema, table = split_name(name)
-    if (schema, table) in client.registered_tables(profile):
-        return
-    client.ensure_schemas(profile)
-    client.register_table(profile, schema, table, Path(profile.path("warehouse")) / schema / table)
+    client.ensure_registered(profile, schema, table, Path(profile.path("warehouse")) / schema / table)

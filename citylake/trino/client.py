@@ -86,6 +86,27 @@ def registered_tables(profile: Profile) -> set[tuple[str, str]]:
     return {(schema, table) for schema, table in rows}
 
 
+# Tables this process saw registered, per server: later commits need no look-up, as Trino
+# reads each table's schema and files from its Delta log.
+_registered: set[tuple[str, int, str, str]] = set()
+
+
+def _server_key(profile: Profile) -> tuple[str, int]:
+    return profile.trino.host, profile.trino.port
+
+
+def known_registered(profile: Profile, schema: str, table: str) -> bool:
+    return (*_server_key(profile), schema, table) in _registered
+
+
+def ensure_registered(profile: Profile, schema: str, table: str, path: Path) -> None:
+    """Register the table unless Trino knows it already."""
+    if (schema, table) not in registered_tables(profile):
+        ensure_schemas(profile)
+        register_table(profile, schema, table, path)
+    _registered.add((*_server_key(profile), schema, table))
+
+
 def register_table(profile: Profile, schema: str, table: str, path: Path) -> None:
     """Make a Delta table Spark wrote visible in Trino (the file metastore needs an entry)."""
     # CALL takes no prepared-statement parameters: literals, escaped.
@@ -97,6 +118,7 @@ def register_table(profile: Profile, schema: str, table: str, path: Path) -> Non
 
 
 def unregister_table(profile: Profile, schema: str, table: str) -> None:
+    _registered.discard((*_server_key(profile), schema, table))
     run_query(
         profile,
         f"CALL {_quote(profile.trino.catalog)}.system.unregister_table("

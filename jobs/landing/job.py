@@ -144,8 +144,10 @@ def _check_sequence(package: Package, history: ResourceHistory) -> None:
     expected = history.last_sequence + 1
     if manifest.sequence < expected:
         raise PackageRejected(f"sequence {manifest.sequence} is behind: sequence {history.last_sequence} "
-                              "has landed already (a new batch_id for an old sequence)")
-    if manifest.sequence > expected and manifest.batch_id not in history.released:
+                              "has landed already (superseded, or a new batch_id for an old sequence)")
+    # A full extract is the whole table: it needs none of the packages before it, so a gap (or an
+    # older full held for review) does not hold it. Incremental changes must come in order.
+    if manifest.mode == "incremental" and manifest.sequence > expected and manifest.batch_id not in history.released:
         missing = expected if manifest.sequence == expected + 1 else f"{expected}..{manifest.sequence - 1}"
         raise PackageHeld(f"sequence gap: {manifest.sequence} arrived while {missing} is missing")
 
@@ -158,18 +160,25 @@ def _land_verified(spark: SparkSession, entry: LedgerEntry, package: Package, re
         entry.rows_read = staged.rows_read
         _check_columns(staged, resource, entry)
         _check_quarantine_limit(staged, resource)
-        rows = spark.read.parquet(str(staged.folder))
+        parsed = staged.rows_read - len(staged.bad_rows)
+        # An incremental extract with no changes is normal: it lands as a ledger entry only.
+        rows = spark.read.parquet(str(staged.folder)) if parsed else None
         if package.manifest.mode == "full" and package.manifest.batch_id not in history.released:
-            _check_delete_guard(spark, rows, resource, history)
+            _check_delete_guard(spark, rows if rows is not None else _no_keys(spark, resource), resource, history)
         # Quarantine first: a crash between the two commits leaves rows set aside, never lost; the
         # rerun's quarantine write replaces the same batch's rows (see quarantine_unparseable).
         quarantine_unparseable(spark, package.manifest, staged.bad_rows)
-        append_batch(spark, with_origin(rows, package), resource, package)
-        entry.rows_landed = staged.rows_read - len(staged.bad_rows)
+        if rows is not None:
+            append_batch(spark, with_origin(rows, package), resource, package)
+        entry.rows_landed = parsed
         entry.rows_quarantined = len(staged.bad_rows)
         entry.status = "landed"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _no_keys(spark: SparkSession, resource: Resource) -> DataFrame:
+    return spark.createDataFrame([], ", ".join(f"`{name}` string" for name in resource.key))
 
 
 def _check_delete_guard(spark: SparkSession, rows: DataFrame, resource: Resource, history: ResourceHistory) -> None:
@@ -243,6 +252,8 @@ def _stage_file(package: Package, entry: FileEntry, part: Path, *, exact_record_
 
 
 def _check_columns(staged: Staged, resource: Resource, entry: LedgerEntry) -> None:
+    if not staged.columns and staged.rows_read == len(staged.bad_rows):
+        return  # JSON lines without a parsed row have no columns to check
     present = set(staged.columns)
     missing = [c.source for c in resource.columns if c.required and c.source not in present]
     if missing:
@@ -283,9 +294,9 @@ def append_batch(spark: SparkSession, frame: DataFrame, resource: Resource, pack
     # Statistics only where queries filter (origin and key): computing min/max of every text
     # column of every landed file costs more than the rest of the write.
     stats = ",".join(f"`{c}`" for c in [*ORIGIN_COLUMNS, *resource.key])
-    lake.create_table_if_missing(spark, name, frame.schema, {"delta.dataSkippingStatsColumns": stats})
-    if not lake.read_table(spark, name).where(F.col("_batch_id") == package.manifest.batch_id).limit(1).isEmpty():
-        log.info("%s: batch %s is in the table already (an interrupted run); not appended again",
-                 name, package.manifest.batch_id)
-        return
-    lake.write_table(frame, name, "append", merge_schema=True)
+    if not lake.table_exists(spark, name):
+        lake.create_table_if_missing(spark, name, frame.schema, {"delta.dataSkippingStatsColumns": stats})
+    # Delta's idempotent-write id, one per batch: a rerun after a crash between this commit and the
+    # ledger's finds the batch committed and skips it instead of appending a second copy.
+    once = {"txnAppId": f"citylake-landing:{package.manifest.batch_id}", "txnVersion": "0"}
+    lake.write_table(frame, name, "append", merge_schema=True, options=once)

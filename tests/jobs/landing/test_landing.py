@@ -203,3 +203,13 @@ def test_jsonl_and_utf8_sig_csv_read_as_delivered(tmp_path):
     reader = FileReader(bom, "csv", "utf-8-sig")
     assert [b.to_pylist() for b in reader.batches()] == [[{"case_no": "C1", "uscc": "91350500MA2XXXXX0X",
                                                             "_record": 1}]]
+
+
+def test_a_newer_full_extract_supersedes_a_held_one(spark, catalog, inbox, fresh_psb):
+    everyone = psb_rows(100)
+    _psb(inbox, 1, everyone, batch_id="t-sup-1")
+    _psb(inbox, 2, everyone[:50], batch_id="t-sup-2")          # a lost district: held
+    _psb(inbox, 3, everyone[:98], batch_id="t-sup-3")          # next month's complete extract
+    assert _statuses(spark, inbox, catalog) == [("t-sup-1", "landed"), ("t-sup-2", "held"), ("t-sup-3", "landed")]
+    entry = next(e for e in land_inbox(spark, inbox, catalog) if e.batch_id == "t-sup-2")
+    assert entry.status == "rejected" and "superseded" in entry.reason
