@@ -40,6 +40,8 @@ print(json.dumps({
     "bytes": size,
     "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     "worker_peak_rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+    "cpu_seconds": sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+                       for field in ("ru_utime", "ru_stime")),
 }))
 """
 
@@ -63,13 +65,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     mib = 1 << 20
     print(f"{'persons':>11} {'seconds':>8} {'persons/s':>10} {'rows/s':>10} {'output MB':>10} "
-          f"{'peak MB':>8} {'worker MB':>10}")
+          f"{'CPU s':>7} {'persons/CPU-s':>13} {'peak MB':>8} {'worker MB':>10}")
     results = []
     for persons in args.persons:
         result = run_once(persons, args.days, args.workers)
         results.append(result)
         print(f"{persons:>11,} {result['seconds']:>8.1f} {persons / result['seconds']:>10,.0f} "
               f"{result['rows'] / result['seconds']:>10,.0f} {result['bytes'] / mib:>10,.0f} "
+              f"{result['cpu_seconds']:>7.1f} {persons / result['cpu_seconds']:>13,.0f} "
               f"{result['peak_rss'] / mib:>8,.0f} {result['worker_peak_rss'] / mib:>10,.0f}", flush=True)
     if len(results) > 1:
         small, large = results[0], results[-1]
@@ -77,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
         rate = large["persons"] / large["seconds"]
         print(f"peak memory {large['persons']:,} / {small['persons']:,} persons: {peak(large) / peak(small):.2f}x "
               f"for {large['persons'] / small['persons']:.0f}x the persons; "
-              f"{SHENZHEN:,} persons at {rate:,.0f}/s: about {SHENZHEN / rate / 60:.0f} minutes")
+              f"{SHENZHEN:,} persons at {rate:,.0f}/s: about {SHENZHEN / rate / 60:.0f} minutes "
+              f"({SHENZHEN / large['persons'] * large['cpu_seconds'] / 60:.0f} CPU-minutes)")
 
 
 if __name__ == "__main__":

@@ -402,7 +402,7 @@ class _Run:
                  for number, (first, last) in enumerate(self.settings.chunk_bounds(self.city, family))]
         packages = {d.key: self._open(d) for d in self.schedule if d.round == 0}
         bar = progress.add_task("initial extracts", total=len(tasks)) if progress else None
-        for (family, *_), (chunks, truth_rows) in zip(tasks, self._chunk_results(tasks)):
+        for chunks, truth_rows in self._chunk_results(tasks):
             for key, rows in chunks.items():
                 self._write_encoded(packages[key], rows)
             self.truth_rows.update(truth_rows)

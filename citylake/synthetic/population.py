@@ -19,7 +19,7 @@ from citylake.synthetic import identity, text, vocab
 from citylake.synthetic.events import DAY_SECONDS, NO_DAY, DailyCounts, EventStream
 from citylake.synthetic.firms import Enterprises
 from citylake.synthetic.identity import IdNumbers
-from citylake.synthetic.layout import (CHILD, ELDER, FEMALE, HEAD, ID_HEAD, MALE, N_CLASSES, OCCUPANCY,
+from citylake.synthetic.layout import (CHILD, ELDER, HEAD, ID_HEAD, MALE, N_CLASSES, OCCUPANCY,
                                        OVERSEAS_CLASS_PREFIX, OVERSEAS_PHASE, PERSONS_PER_PATTERN, SPOUSE,
                                        UNITS_PER_PATTERN, CityLayout, overseas_period, person_class)
 from citylake.synthetic.model import CityModel

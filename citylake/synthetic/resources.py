@@ -14,7 +14,7 @@ columns starting with `_` that never reach a file: `_present`, `_key` (the true 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
