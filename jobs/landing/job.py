@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from datetime import datetime
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from citylake import lake
 from citylake.catalog import Catalog, Resource, load_catalog
 from citylake.settings import profile as active_profile
 from jobs.landing.ledger import LedgerEntry, ResourceHistory, record, resource_history
-from jobs.landing.manifest import FileEntry, Package, PackageRejected, now, read_manifest, ready_packages, verify_files
+from jobs.landing.manifest import MANIFEST, FileEntry, Package, PackageRejected, now, read_manifest, ready_packages, verify_files
 from jobs.landing.quarantine import quarantine_unparseable
 from jobs.landing.readers import RECORD, BadRow, FileReader, is_unparseable_csv
 
@@ -55,8 +56,9 @@ def land_inbox(spark: SparkSession, inbox: Path | None = None, catalog: Catalog 
         history = resource_history(spark, department, resource)
         for folder in folders:
             entry = land_package(spark, folder, catalog, history)
-            history.note(entry)
-            entries.append(entry)
+            if entry is not None:
+                history.note(entry)
+                entries.append(entry)
     return entries
 
 
@@ -80,14 +82,18 @@ class PackageHeld(Exception):
     """The package is sound but must wait (a sequence gap, a suspicious full extract)."""
 
 
-def land_package(spark: SparkSession, folder: Path, catalog: Catalog, history: ResourceHistory) -> LedgerEntry:
-    """Land one package, hold it, or reject it; the ledger gets its outcome."""
+def land_package(spark: SparkSession, folder: Path, catalog: Catalog,
+                 history: ResourceHistory) -> LedgerEntry | None:
+    """Land one package, hold it, or reject it; the ledger gets its outcome. None for a package
+    this ledger decided before and nobody has delivered again since."""
     started = now()
     entry = LedgerEntry(
         department=folder.parent.parent.name, resource=folder.parent.name, batch_id=None, sequence=None,
         mode=None, extracted_at=None, status="rejected", reason=None, content_sha256=None, rows_read=0,
         rows_landed=0, rows_quarantined=0, package_path=str(folder), started_at=started, finished_at=started,
     )
+    if history.already_decided(str(folder), _content_hash_or_none(folder), _manifest_time(folder)):
+        return None
     try:
         package = Package(folder, read_manifest(folder))
         _describe(entry, package)
@@ -108,6 +114,17 @@ def land_package(spark: SparkSession, folder: Path, catalog: Catalog, history: R
     record(spark, entry)
     log.info("%s/%s %s: %s %s", entry.department, entry.resource, entry.batch_id, entry.status, entry.reason or "")
     return entry
+
+
+def _content_hash_or_none(folder: Path) -> str | None:
+    try:
+        return read_manifest(folder).content_hash
+    except PackageRejected:
+        return None
+
+
+def _manifest_time(folder: Path) -> datetime:
+    return datetime.fromtimestamp((folder / MANIFEST).stat().st_mtime).astimezone()  # missing: not ready
 
 
 def _describe(entry: LedgerEntry, package: Package) -> None:

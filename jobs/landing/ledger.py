@@ -75,6 +75,14 @@ class ResourceHistory:
     landed: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # batch -> (sequence, hash, mode)
     held: dict[str, str] = field(default_factory=dict)                       # batch -> reason
     released: set[str] = field(default_factory=set)
+    # package folder -> (content hash, when the ledger decided it) for landed, replayed, rejected
+    decided: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def already_decided(self, package_path: str, content_hash: str | None, manifest_written: datetime) -> bool:
+        """The same delivery seen again by a later scan (not re-sent: its manifest is older than
+        the decision), so the ledger has nothing new to say about it."""
+        seen = self.decided.get(package_path)
+        return seen is not None and seen[0] == content_hash and manifest_written.timestamp() < seen[1]
 
     @property
     def last_sequence(self) -> int:
@@ -92,6 +100,8 @@ class ResourceHistory:
             self.held.pop(entry.batch_id, None)
         elif entry.status == "held":
             self.held[entry.batch_id] = entry.reason or ""
+        if entry.status in ("landed", "replay", "rejected"):
+            self.decided[entry.package_path] = (entry.content_sha256, entry.finished_at.timestamp())
 
 
 def resource_history(spark: SparkSession, department: str, resource: str) -> ResourceHistory:
@@ -100,11 +110,15 @@ def resource_history(spark: SparkSession, department: str, resource: str) -> Res
     if not lake.table_exists(spark, LEDGER):
         return history
     rows = (lake.read_table(spark, LEDGER)
-            .where((F.col("department") == department) & (F.col("resource") == resource)
-                   & F.col("batch_id").isNotNull() & F.col("status").isin("landed", "held", "released"))
-            .select("batch_id", "sequence", "mode", "status", "reason", "content_sha256", "finished_at")
+            .where((F.col("department") == department) & (F.col("resource") == resource))
+            .select("batch_id", "sequence", "mode", "status", "reason", "content_sha256", "package_path",
+                    "finished_at")
             .orderBy("finished_at").collect())
     for row in rows:
+        if row.status in ("landed", "replay", "rejected"):
+            history.decided[row.package_path] = (row.content_sha256, row.finished_at.timestamp())
+        if row.batch_id is None:
+            continue
         if row.status == "landed":
             history.landed[row.batch_id] = (row.sequence, row.content_sha256, row.mode)
             history.held.pop(row.batch_id, None)
