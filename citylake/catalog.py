@@ -15,10 +15,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-DEFAULT_CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from citylake.settings import CONF_DIR, ConfigError, read_yaml
+
+DEFAULT_CONF_DIR = CONF_DIR
 
 Format = Literal["csv", "jsonl", "xlsx"]
 Encoding = Literal["utf-8", "utf-8-sig", "gbk", "gb18030"]
@@ -30,7 +31,7 @@ _COLUMN_TYPE = re.compile(r"^(string|date|timestamp|integer|bigint|double|boolea
 _SNAKE_CASE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class CatalogError(ValueError):
+class CatalogError(ConfigError):
     """A configuration file in `conf/` is missing, unreadable or invalid."""
 
 
@@ -458,13 +459,9 @@ def load_divisions(conf_dir: Path | None = None) -> Divisions:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        with path.open(encoding="utf-8") as handle:
-            # libyaml's loader when pyyaml was built with it: the catalog is read by every job
-            return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-    except FileNotFoundError:
-        raise CatalogError(f"{path}: file not found") from None
-    except yaml.YAMLError as error:
-        raise CatalogError(f"{path}: not valid YAML: {error}") from None
+        return read_yaml(path)
+    except ConfigError as error:
+        raise CatalogError(str(error)) from None
 
 
 def _parse(path: Path, model: type[_Strict], raw: Any, prefix: str = "") -> Any:
