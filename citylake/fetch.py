@@ -7,11 +7,12 @@ repository under `.cache/m2` makes a second run download nothing.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from citylake.files import file_digest
 
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
@@ -50,15 +51,6 @@ class Artifact:
         return folder / f"{self.name}-{self.version}{suffix}.{self.packaging}"
 
 
-def sha1_of(path: Path) -> str:
-    """The file's SHA-1 as lowercase hex."""
-    digest = hashlib.sha1()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _published_sha1(path: Path) -> str | None:
     checksum = path.with_name(path.name + ".sha1")
     if not checksum.exists():
@@ -69,7 +61,7 @@ def _published_sha1(path: Path) -> str | None:
 
 def _verified(path: Path) -> bool:
     expected = _published_sha1(path)
-    return path.exists() and expected is not None and sha1_of(path) == expected
+    return path.exists() and expected is not None and file_digest(path, "sha1") == expected
 
 
 def fetch_artifact(coordinate: str, cache_dir: Path) -> Path:
@@ -84,7 +76,7 @@ def fetch_artifact(coordinate: str, cache_dir: Path) -> Path:
     if not target.exists():
         raise FetchError(f"Maven reported success but {target} is missing; rerun `make setup`")
     expected = _published_sha1(target)
-    actual = sha1_of(target)
+    actual = file_digest(target, "sha1")
     if expected is None or actual != expected:
         _discard(target)
         raise FetchError(

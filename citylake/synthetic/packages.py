@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from citylake.catalog import Resource
+from citylake.files import file_digest
 from citylake.synthetic.xlsx import XlsxWriter
 
 MANIFEST = "manifest.json"
@@ -77,14 +78,6 @@ def write_manifest(folder: Path, info: PackageInfo) -> None:
     temporary = folder / f".{MANIFEST}.tmp"
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, folder / MANIFEST)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_codec(resource: Resource) -> str:
@@ -349,7 +342,7 @@ class _XlsxFile:
 
     def close(self) -> FileInfo:
         self.writer.close()
-        return FileInfo(self.path.name, self.rows, file_sha256(self.path))
+        return FileInfo(self.path.name, self.rows, file_digest(self.path))
 
 
 def truncate_file(path: Path, keep: float = 0.6) -> tuple[int, int]:

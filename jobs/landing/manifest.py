@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from citylake.files import file_digest
+
 MANIFEST = "manifest.json"
 
 
@@ -81,21 +83,13 @@ def read_manifest(folder: Path) -> Manifest:
         raise PackageRejected(f"manifest invalid: {problems}") from None
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_files(package: Package) -> None:
     """Every listed file is there with the published SHA-256; otherwise PackageRejected says which."""
     for entry in package.manifest.files:
         path = package.file(entry)
         if not path.is_file():
             raise PackageRejected(f"file {entry.name}: missing")
-        actual = file_sha256(path)
+        actual = file_digest(path)
         if actual != entry.sha256.lower():
             raise PackageRejected(f"file {entry.name}: sha256 {actual} differs from the manifest's {entry.sha256.lower()}")
 
