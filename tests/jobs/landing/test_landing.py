@@ -215,3 +215,12 @@ def test_a_newer_full_extract_supersedes_a_held_one(spark, catalog, inbox, fresh
     assert _statuses(spark, inbox, catalog) == [("t-sup-1", "landed"), ("t-sup-2", "held"), ("t-sup-3", "landed")]
     entry = next(e for e in land_inbox(spark, inbox, catalog) if e.batch_id == "t-sup-2")
     assert entry.status == "rejected" and "superseded" in entry.reason
+
+
+def test_gb18030_csv_keeps_characters_gbk_cannot_encode(tmp_path):
+    from jobs.landing.readers import FileReader
+
+    path = tmp_path / "a.csv"
+    path.write_bytes("GMSFHM,XM\r\n350502199001010018,王㐀𠀀\r\n".encode("gb18030"))
+    [batch] = list(FileReader(path, "csv", "gb18030").batches())
+    assert batch.to_pylist() == [{"GMSFHM": "350502199001010018", "XM": "王㐀𠀀", "_record": 1}]
