@@ -17,9 +17,10 @@ def psb_rows(count: int, start: int = 0) -> list[list[str]]:
 
     rows = []
     for i in range(start, start + count):
-        body = f"350502{1960 + i % 50:04d}{1 + i % 12:02d}{1 + i % 28:02d}{i % 1000:03d}"
-        rows.append([body + ric.calc_check_digit(body), f"测试{i}", "1" if i % 2 else "2", "01",
-                     f"{1960 + i % 50}-{1 + i % 12:02d}-{1 + i % 28:02d}", "350502", f"鲤城区某路{i}号",
+        body = f"350502{1986 + i % 20:04d}{1 + i % 12:02d}{1 + i % 28:02d}{1 + i % 999:03d}"
+        rows.append([body + ric.calc_check_digit(body + "0"),  # stdnum expects a place for the check digit
+                     f"测试{i}", "1" if i % 2 else "2", "01",
+                     f"{1986 + i % 20}-{1 + i % 12:02d}-{1 + i % 28:02d}", "350502", f"鲤城区某路{i}号",
                      f"H{i // 3:06d}", "01", "0", "2026-01-01 08:00:00"])
     return rows
 

@@ -1,0 +1,409 @@
+"""The integration job (`citylake integrate`): every landed raw batch becomes typed, standardized,
+checked changes applied to `lake.integrated.<resource>` and its `_history`.
+
+Per resource, in the order references need (a referenced resource first), the batches the
+landing ledger says landed and the integration ledger has not seen are taken in sequence order:
+consecutive incremental batches in one run, each full extract in a run of its own (it is diffed
+against the state the batches before it left). A run's rows are standardized, checked against
+the resource's quality rules (`conf/rules.yml`), measured into `ops.quality_metrics`; blocked rows
+go to `ops.quarantine`; a batch with a `reject` failure, or more quarantined rows than its limit,
+is not applied. The integration ledger is written last: an interrupted run is redone whole, and
+every step of it is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from citylake import lake
+from citylake.catalog import Catalog, Divisions, Resource, load_catalog, load_divisions
+from citylake.rules import Rules, RulesFile, load_rules
+from jobs.corrections import job as corrections
+from jobs.integrate import ledger, metrics, quality
+from jobs.integrate.changes import apply_changes, full_extract_changes, split_late
+from jobs.integrate.ledger import APPLIED, REJECTED, IntegrationEntry
+from jobs.integrate.metrics import BatchMeasure
+from jobs.integrate.quality import BLOCKING, FAILURES, value_of
+from jobs.integrate.standardize import (change_time_target, data_columns, delivered_text, key_targets, operation,
+                                        standardized, typed_value)
+from jobs.landing import quarantine
+from jobs.landing.ledger import LEDGER
+from jobs.landing.manifest import now
+
+INVALID_CHECK_DIGIT = "invalid_check_digit"
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def timed(step: str, resource: Resource) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    log.info("%s %s: %.1f s", resource.qualified_code, step, time.monotonic() - started)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A landed batch, as the landing ledger records it."""
+
+    batch_id: str
+    sequence: int
+    mode: str
+    extracted_at: datetime
+
+
+@dataclass
+class Context:
+    """What every run of one integration job shares."""
+
+    spark: SparkSession
+    catalog: Catalog
+    rules: RulesFile
+    divisions: Divisions
+    entries: list[IntegrationEntry] = field(default_factory=list)
+
+
+Progress = Callable[[Resource, list[Batch]], None]
+
+
+def integrate(spark: SparkSession, catalog: Catalog | None = None, *, resources: Iterable[str] | None = None,
+              rules: RulesFile | None = None, progress: Progress | None = None) -> list[IntegrationEntry]:
+    """Take every pending landed batch into the integrated layer; returns one entry per batch.
+
+    Args:
+        resources: qualified codes (`psb.household_registration`) to integrate; default all.
+        progress: called before each resource with its pending batches.
+    """
+    catalog = catalog or load_catalog()
+    context = Context(spark, catalog, rules or load_rules(catalog), load_divisions(catalog.conf_dir))
+    wanted = set(resources) if resources is not None else None
+    for resource in integration_order(catalog, context.rules):
+        if wanted is not None and resource.qualified_code not in wanted:
+            continue
+        landed = landed_batches(spark, resource)
+        done = ledger.integrated_batches(spark, resource.department, resource.code)
+        pending = [batch for batch in landed if batch.batch_id not in done]
+        if pending:
+            if progress:
+                progress(resource, pending)
+            integrate_resource(context, resource, pending, landed)
+    metrics.refresh_scores(spark)
+    corrections.refresh_ages(spark, now())
+    return context.entries
+
+
+def integration_order(catalog: Catalog, rules: RulesFile) -> list[Resource]:
+    """The catalog's resources, each after the resources its referential rules name."""
+    by_code = {resource.qualified_code: resource for resource in catalog}
+    ordered: list[Resource] = []
+
+    def visit(resource: Resource, path: tuple[str, ...]) -> None:
+        if resource in ordered:
+            return
+        if resource.qualified_code in path:
+            raise ValueError(f"referential rules form a cycle: {' -> '.join((*path, resource.qualified_code))}")
+        for rule in rules.rules_for(resource).referential:
+            visit(by_code[rule.references], (*path, resource.qualified_code))
+        ordered.append(resource)
+
+    for resource in catalog:
+        visit(resource, ())
+    return ordered
+
+
+def landed_batches(spark: SparkSession, resource: Resource) -> list[Batch]:
+    """Every batch of the resource the landing ledger says landed, in sequence order."""
+    if not lake.table_exists(spark, LEDGER):
+        return []
+    rows = (lake.read_table(spark, LEDGER)
+            .where((F.col("department") == resource.department) & (F.col("resource") == resource.code)
+                   & (F.col("status") == "landed"))
+            .select("batch_id", "sequence", "mode", "extracted_at").distinct().collect())
+    return sorted((Batch(row.batch_id, row.sequence, row.mode, row.extracted_at) for row in rows),
+                  key=lambda batch: batch.sequence)
+
+
+def batch_runs(batches: list[Batch]) -> list[list[Batch]]:
+    """Consecutive incremental batches together; every full extract alone."""
+    runs: list[list[Batch]] = []
+    for batch in batches:
+        if batch.mode == "incremental" and runs and runs[-1][-1].mode == "incremental":
+            runs[-1].append(batch)
+        else:
+            runs.append([batch])
+    return runs
+
+
+# --------------------------------------------------------------------------- one resource
+
+
+def integrate_resource(context: Context, resource: Resource, pending: list[Batch], landed: list[Batch]) -> None:
+    """Standardize and check the pending batches in one pass, record what the rules found, then
+    apply the accepted batches run by run (see `batch_runs`); the ledger rows come last."""
+    spark, started = context.spark, now()
+    rules = context.rules.rules_for(resource)
+    ids = [batch.batch_id for batch in pending]
+    raw = lake.read_table(spark, f"raw.{resource.table_name}").where(F.col("_batch_id").isin(ids))
+    with timed("standardize and check", resource):
+        # Standards are large expressions: each is computed once into a checkpoint, so that the
+        # checks and every later step plan against a short lineage instead of the whole tree.
+        typed = standardized(raw, resource, context.divisions).localCheckpoint()
+        evaluated = quality.evaluate(typed, resource, rules,
+                                     referenced_keys(spark, context.catalog, rules)).localCheckpoint()
+        measures = measure(evaluated, pending, resource, rules, landed)
+    rejected = rejections(measures, resource, rules)
+    accepted = [m.batch for m in measures if m.batch.batch_id not in rejected]
+    accepted_rows = evaluated.where(F.col("_batch_id").isin([batch.batch_id for batch in accepted]))
+    with timed("quality metrics and quarantine", resource):
+        metrics.record(spark, resource.department, resource.code,
+                       metrics.metric_rows(resource.department, resource.code, quality.rule_checks(resource, rules),
+                                           [m.measure for m in measures], started))
+        quarantine.replace_batch_rows(spark, quarantined_rows(accepted_rows, resource, started),
+                                      resource.department, resource.code, ids, quarantine.INTEGRATION)
+    counts: dict[str, dict[str, int]] = {}
+    for run in batch_runs(accepted):
+        with timed(f"apply sequence {run[0].sequence}-{run[-1].sequence}", resource):
+            applied = apply_run(spark, evaluated, resource, run)
+        for batch in run:
+            counts[batch.batch_id] = applied | {"run_id": f"{resource.qualified_code}#{run[0].sequence}-{run[-1].sequence}"}
+    with timed("corrections", resource):
+        track_corrections(spark, accepted_rows, resource, pending, accepted)
+    finished = now()
+    entries = [entry_for(resource, m, rejected.get(m.batch.batch_id), counts.get(m.batch.batch_id), started, finished)
+               for m in measures]
+    ledger.record(spark, entries)
+    context.entries.extend(entries)
+
+
+def entry_for(resource: Resource, measured: Measured, rejection: str | None, applied: dict | None,
+              started: datetime, finished: datetime) -> IntegrationEntry:
+    applied = applied or {"inserted": 0, "updated": 0, "deleted": 0, "unchanged": 0, "late": 0, "run_id": None}
+    batch = measured.batch
+    return IntegrationEntry(
+        department=resource.department, resource=resource.code, batch_id=batch.batch_id, sequence=batch.sequence,
+        mode=batch.mode, extracted_at=batch.extracted_at, status=REJECTED if rejection else APPLIED,
+        reason=rejection, rows_in=measured.measure.rows, rows_quarantined=measured.quarantined,
+        rows_warned=measured.warned, started_at=started, finished_at=finished, **applied,
+    )
+
+
+@dataclass(frozen=True)
+class Measured:
+    batch: Batch
+    measure: BatchMeasure
+    quarantined: int
+    rejected_rows: int
+    warned: int
+    late_delivery: bool
+
+
+def measure(evaluated: DataFrame, run: list[Batch], resource: Resource, rules: Rules,
+            landed: list[Batch]) -> list[Measured]:
+    """Per batch of the run: rows, failures per check, rows blocked by each action."""
+    action = F.col(f"{BLOCKING}.action")
+    totals = {row["_batch_id"]: row for row in evaluated.groupBy("_batch_id").agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.count(F.when(action == "quarantine", 1)).alias("quarantined"),
+        F.count(F.when(action == "reject", 1)).alias("rejected"),
+        F.count(F.when(F.col(BLOCKING).isNull() & (F.size(FAILURES) > 0), 1)).alias("warned"),
+    ).collect()}
+    failed: dict[str, dict[str, int]] = {}
+    for row in quality.failure_counts(evaluated).collect():
+        failed.setdefault(row["_batch_id"], {})[row["check"]] = row["rows_failed"]
+    measured = []
+    for batch in run:
+        total = totals.get(batch.batch_id)
+        late = quality.is_late_delivery(batch.extracted_at, previous_delivery(batch, landed),
+                                        resource.cycle.get(batch.mode), rules)
+        failures = dict(failed.get(batch.batch_id, {}))
+        if late:
+            failures["timeliness"] = 1
+        measured.append(Measured(
+            batch, BatchMeasure(batch.batch_id, batch.sequence, batch.extracted_at, total["rows"] if total else 0,
+                                failures),
+            total["quarantined"] if total else 0, total["rejected"] if total else 0, total["warned"] if total else 0,
+            late))
+    return measured
+
+
+def previous_delivery(batch: Batch, landed: list[Batch]) -> datetime | None:
+    """When the resource's previous landed batch of the same mode was extracted."""
+    earlier = [other.extracted_at for other in landed if other.mode == batch.mode and other.sequence < batch.sequence]
+    return max(earlier, default=None)
+
+
+def rejections(measured: list[Measured], resource: Resource, rules: Rules) -> dict[str, str]:
+    """batch id -> why the batch is not applied, for the batches that are not."""
+    reasons = {}
+    for m in measured:
+        rows = m.measure.rows
+        if m.rejected_rows:
+            reasons[m.batch.batch_id] = f"{m.rejected_rows} rows break a rule whose action is reject"
+        elif rows and m.quarantined / rows > resource.quarantine_limit:
+            reasons[m.batch.batch_id] = (f"{m.quarantined} of {rows} rows ({m.quarantined / rows:.1%}) quarantined, "
+                                         f"over the resource's limit {resource.quarantine_limit:.1%}")
+        elif m.late_delivery and rules.timeliness.action == "reject":
+            reasons[m.batch.batch_id] = "delivered later than its cycle allows"
+    return reasons
+
+
+def referenced_keys(spark: SparkSession, catalog: Catalog, rules: Rules) -> dict[str, DataFrame]:
+    """Per referential rule, every key the referenced resource has had (current and history)."""
+    found = {}
+    for rule in rules.referential:
+        target = catalog.resource(*rule.references.split("."))
+        key = key_targets(target)[0]
+        tables = [f"integrated.{target.table_name}", f"integrated.{target.table_name}_history"]
+        frames = [lake.read_table(spark, name).select(key) for name in tables if lake.table_exists(spark, name)]
+        if frames:
+            keys = frames[0]
+            for frame in frames[1:]:
+                keys = keys.unionByName(frame)
+            found[rule.name] = keys
+    return found
+
+
+def quarantined_rows(evaluated: DataFrame, resource: Resource, at: datetime) -> DataFrame:
+    """The rows a rule blocked, as `ops.quarantine` rows with the delivered values by source name."""
+    values = F.create_map(*[part for source in resource.source_columns
+                            for part in (F.lit(source), delivered_text(evaluated, source))])
+    blocked = F.col(BLOCKING)
+    return evaluated.where(blocked.isNotNull()).select(
+        F.lit(resource.department).alias("department"), F.lit(resource.code).alias("resource"),
+        F.col("_batch_id").alias("batch_id"), F.col("_sequence").alias("sequence"), F.col("_file").alias("file"),
+        F.col("_record").alias("record"), blocked["code"].alias("rule"),
+        quality.failure_reason(F.col(FAILURES)).alias("reason"), F.lit(None).cast("string").alias("row_text"),
+        F.lit(at).alias("quarantined_at"), F.lit(quarantine.INTEGRATION).alias("stage"),
+        blocked["check"].alias("check"), blocked["column"].alias("column_name"),
+        blocked["delivered"].alias("delivered_value"), delivered_key(evaluated, resource).alias("key"),
+        values.alias("row_values"), standardized_key(resource).alias("key_std"),
+    )
+
+
+def delivered_key(frame: DataFrame, resource: Resource) -> Column:
+    return F.concat_ws("|", *[F.coalesce(delivered_text(frame, source), F.lit("")) for source in resource.key])
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def apply_run(spark: SparkSession, evaluated: DataFrame, resource: Resource, run: list[Batch]) -> dict[str, int]:
+    """Apply one run's unblocked rows (a full extract, or consecutive incremental batches); its change counts."""
+    rows = evaluated.where(F.col("_batch_id").isin([batch.batch_id for batch in run]))
+    name, key = f"integrated.{resource.table_name}", key_targets(resource)
+    if run[0].mode == "full":
+        changes = full_changes(spark, rows, resource, run[0], name)
+    else:
+        changes = typed_changes(rows.where(F.col(BLOCKING).isNull()), resource, None)
+    changes = changes.localCheckpoint()
+    late = count_late(spark, changes, name, key)
+    applied = apply_changes(spark, changes, name, key)
+    return {"inserted": applied.inserted, "updated": applied.updated, "deleted": applied.deleted,
+            "unchanged": applied.unchanged, "late": late}
+
+
+def count_late(spark: SparkSession, changes: DataFrame, name: str, key: list[str]) -> int:
+    """Changes older than their key's current version, counted before applying moves the versions."""
+    if not lake.table_exists(spark, name):
+        return 0
+    return split_late(changes, lake.read_table(spark, name), key)[1].count()
+
+
+def typed_changes(rows: DataFrame, resource: Resource, extracted_at: datetime | None) -> DataFrame:
+    """Rows as changes: typed target columns, `_op`, `_changed_at` and a hash of the attributes.
+
+    The hash leaves out the change time: a row delivered again unchanged but with a newer change
+    time is not a new version."""
+    columns = data_columns(resource)
+    change_time = change_time_target(resource)
+    changed_at = F.col(change_time).cast("timestamp") if change_time else F.lit(None).cast("timestamp")
+    if extracted_at is not None:
+        changed_at = F.coalesce(changed_at, F.lit(extracted_at).cast("timestamp"))
+    hashed = [column.target for column in columns if column.target not in key_targets(resource)
+              and column.target != change_time]
+    return (rows.select(*[typed_value(column) for column in columns],
+                        operation(resource).alias("_op"), "_batch_id", "_sequence", "_record")
+            .withColumn("_changed_at", changed_at)
+            .withColumn("_row_hash", F.xxhash64(F.to_json(F.struct(*[F.col(c) for c in hashed])))))
+
+
+def full_changes(spark: SparkSession, rows: DataFrame, resource: Resource, batch: Batch, name: str) -> DataFrame:
+    """A full extract diffed against the current state. A key whose row was quarantined is not
+    deleted: its row was delivered, only not usable."""
+    extract = typed_changes(rows.where(F.col(BLOCKING).isNull()), resource, batch.extracted_at).drop("_op")
+    current = lake.read_table(spark, name) if lake.table_exists(spark, name) else None
+    changes = full_extract_changes(extract, current, key_targets(resource), F.lit(batch.extracted_at).cast("timestamp"))
+    changes = (changes.withColumn("_batch_id", F.coalesce("_batch_id", F.lit(batch.batch_id)))
+               .withColumn("_sequence", F.coalesce("_sequence", F.lit(batch.sequence).cast("long")))
+               .withColumn("_record", F.coalesce("_record", F.lit(0).cast("long"))))
+    if current is None:
+        return changes
+    protected = protected_keys(rows.where(F.col(BLOCKING).isNotNull()), resource, current)
+    key = key_targets(resource)
+    return (changes.join(protected.withColumn("_protected", F.lit(True)), key, "left")
+            .where(~((F.col("_op") == "D") & F.col("_protected").isNotNull()))
+            .drop("_protected"))
+
+
+def protected_keys(blocked: DataFrame, resource: Resource, current: DataFrame) -> DataFrame:
+    """Current keys a full extract's quarantined rows stand for: their key when it is valid, and
+    for a key whose check character is wrong, the current key that differs from it only there
+    (a typo in the check character is far likelier than a person leaving)."""
+    key = key_targets(resource)
+    valid = blocked.select(*[value_of(target).alias(target) for target in key]).dropna()
+    if len(key) != 1:
+        return valid.distinct()
+    source, target = resource.key[0], key[0]
+    typo = (blocked.where((F.col(f"{BLOCKING}.code") == INVALID_CHECK_DIGIT) & (F.col(f"{BLOCKING}.column") == source))
+            .select(F.upper(F.regexp_replace(delivered_text(blocked, source), r"\s", "")).alias("_delivered")))
+    body = F.expr(f"substring(`{target}`, 1, length(`{target}`) - 1)")
+    near = (current.select(target, body.alias("_body"))
+            .join(typo.select(F.expr("substring(_delivered, 1, length(_delivered) - 1)").alias("_body")), "_body")
+            .select(target))
+    return valid.unionByName(near).distinct()
+
+
+# --------------------------------------------------------------------------- corrections
+
+
+def track_corrections(spark: SparkSession, accepted_rows: DataFrame, resource: Resource, batches: list[Batch],
+                      accepted: list[Batch]) -> None:
+    """Open a correction for each row the accepted batches quarantined (at integration, or at
+    landing because it could not be parsed), and close the ones their passing rows correct."""
+    accepted_ids = [batch.batch_id for batch in accepted]
+    if not accepted_ids:
+        return
+    extracted = F.create_map(*[part for batch in batches for part in (F.lit(batch.batch_id), F.lit(batch.extracted_at))])
+    opened = quarantined_rows(accepted_rows, resource, now()).unionByName(
+        unparseable_rows(spark, resource, accepted_ids), allowMissingColumns=True)
+    corrections.open_corrections(spark, opened, extracted[F.col("batch_id")])
+    passed = accepted_rows.where(F.col(BLOCKING).isNull()).select(
+        standardized_key(resource).alias("key_std"), F.col("_sequence").alias("sequence"),
+        F.col("_batch_id").alias("batch_id"), extracted[F.col("_batch_id")].alias("extracted_at"))
+    fulls = [(b.sequence, b.batch_id, b.extracted_at) for b in accepted if b.mode == "full"]
+    corrections.close_corrected(spark, resource, passed, max(fulls) if fulls else None)
+
+
+def unparseable_rows(spark: SparkSession, resource: Resource, batch_ids: list[str]) -> DataFrame:
+    """What landing quarantined of these batches: rows that could not be parsed."""
+    if not lake.table_exists(spark, quarantine.QUARANTINE):
+        return spark.createDataFrame([], quarantine.QUARANTINE_SCHEMA)
+    return lake.read_table(spark, quarantine.QUARANTINE).where(
+        (F.col("department") == resource.department) & (F.col("resource") == resource.code)
+        & F.col("batch_id").isin(batch_ids) & (F.col("rule") == quarantine.UNPARSEABLE))
+
+
+def standardized_key(resource: Resource) -> Column:
+    """The row's standardized key, parts joined by '|'; NULL unless every part is valid."""
+    values = [value_of(target).cast("string") for target in key_targets(resource)]
+    every_part_valid = F.lit(True)
+    for value in values:
+        every_part_valid = every_part_valid & value.isNotNull()
+    return F.when(every_part_valid, F.concat_ws("|", *values))

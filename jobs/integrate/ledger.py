@@ -1,0 +1,90 @@
+"""`lake.ops.integration_ledger`: one row per landed batch taken into the integrated layer, with
+its outcome (applied or rejected), why, its row counts and what applying it changed.
+
+Batches applied together in one run (consecutive incremental batches of a resource) share the
+run's change counts (`inserted` ... `late`); `run_id` says which batches those are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from citylake import lake
+
+INTEGRATION_LEDGER = "ops.integration_ledger"
+APPLIED, REJECTED = "applied", "rejected"
+
+SCHEMA = T.StructType([
+    T.StructField("department", T.StringType()),
+    T.StructField("resource", T.StringType()),
+    T.StructField("batch_id", T.StringType()),
+    T.StructField("sequence", T.LongType()),
+    T.StructField("mode", T.StringType()),
+    T.StructField("extracted_at", T.TimestampType()),
+    T.StructField("status", T.StringType()),       # applied | rejected
+    T.StructField("reason", T.StringType()),
+    T.StructField("run_id", T.StringType()),
+    T.StructField("rows_in", T.LongType()),
+    T.StructField("rows_quarantined", T.LongType()),
+    T.StructField("rows_warned", T.LongType()),
+    T.StructField("inserted", T.LongType()),
+    T.StructField("updated", T.LongType()),
+    T.StructField("deleted", T.LongType()),
+    T.StructField("unchanged", T.LongType()),
+    T.StructField("late", T.LongType()),
+    T.StructField("started_at", T.TimestampType()),
+    T.StructField("finished_at", T.TimestampType()),
+    T.StructField("duration_s", T.DoubleType()),
+])
+
+
+@dataclass
+class IntegrationEntry:
+    department: str
+    resource: str
+    batch_id: str
+    sequence: int
+    mode: str
+    extracted_at: datetime
+    status: str
+    reason: str | None
+    run_id: str
+    rows_in: int
+    rows_quarantined: int
+    rows_warned: int
+    inserted: int
+    updated: int
+    deleted: int
+    unchanged: int
+    late: int
+    started_at: datetime
+    finished_at: datetime
+
+    @property
+    def duration_s(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def as_row(self) -> dict:
+        return asdict(self) | {"duration_s": self.duration_s}
+
+
+def record(spark: SparkSession, entries: list[IntegrationEntry]) -> None:
+    """Append the run's outcomes; written last, so a batch is pending until its run completed."""
+    if entries:
+        lake.write_table(spark.createDataFrame([entry.as_row() for entry in entries], SCHEMA),
+                         INTEGRATION_LEDGER, "append")
+
+
+def integrated_batches(spark: SparkSession, department: str, resource: str) -> set[str]:
+    """The batches of a resource whose integration run completed (applied or rejected)."""
+    if not lake.table_exists(spark, INTEGRATION_LEDGER):
+        return set()
+    rows = (lake.read_table(spark, INTEGRATION_LEDGER)
+            .where((F.col("department") == department) & (F.col("resource") == resource))
+            .select("batch_id").distinct().collect())
+    return {row.batch_id for row in rows}
