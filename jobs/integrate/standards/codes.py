@@ -79,6 +79,8 @@ INDUSTRY_SECTIONS = {
     "H": (61, 62), "I": (63, 65), "J": (66, 69), "K": (70, 70), "L": (71, 72), "M": (73, 75), "N": (76, 79),
     "O": (80, 82), "P": (83, 83), "Q": (84, 85), "R": (86, 90), "S": (91, 97), "T": (98, 98),
 }
+_SECTION_OF_DIVISION = {f"{division:02d}": letter for letter, (first, last) in INDUSTRY_SECTIONS.items()
+                        for division in range(first, last + 1)}
 _INDUSTRY_FORM = r"^[A-T]\d{4}$"
 _INDUSTRY_LAYOUT = r"^([A-Z]?)(\d{2,4})$|^([A-Z])$"
 
@@ -93,7 +95,7 @@ def industry_code(column: Column, spec: Spec) -> Column:
     letter = F.regexp_extract(code, _INDUSTRY_LAYOUT, 1)
     digits = F.regexp_extract(code, _INDUSTRY_LAYOUT, 2)
     section_alone = F.regexp_extract(code, _INDUSTRY_LAYOUT, 3)
-    section = _section_of(F.substring(digits, 1, 2).try_cast("int"))
+    section = _section_of(F.substring(digits, 1, 2))
     value = F.when(section_alone != "", section_alone).otherwise(F.concat(section, digits))
     given_section = F.when(section_alone != "", section_alone).otherwise(letter)
     return outcome(value, [
@@ -106,12 +108,8 @@ def industry_code(column: Column, spec: Spec) -> Column:
 
 
 def _section_of(division: Column) -> Column:
-    """The section letter holding a 2-digit division, NULL for a division no section holds."""
-    (letter, (first, last)), *others = INDUSTRY_SECTIONS.items()
-    section = F.when(division.between(first, last), F.lit(letter))
-    for letter, (first, last) in others:
-        section = section.when(division.between(first, last), F.lit(letter))
-    return section
+    """The section letter holding a 2-digit division ('18'), NULL for a division no section holds."""
+    return lookup(_SECTION_OF_DIVISION, division)
 
 
 STANDARDS = {"industry_code": industry_code}

@@ -159,12 +159,13 @@ def first_failure(checks: Sequence[Check]) -> Column:
 
 def outcome(value: Column, checks: Sequence[Check], repaired: Column) -> Column:
     """The standard's result struct: the value when no check fails, the first failing check's
-    reason, and whether a valid value was delivered off-standard (`repaired`, NULL read as false)."""
-    failed = first_failure(checks)
-    valid = failed.isNull()
-    error = pick([reason.value for _, reason in checks], failed)
-    return F.struct(
-        F.when(valid, value).alias("value"),
-        error.alias("error"),
-        (valid & F.coalesce(repaired, F.lit(False))).alias("repaired"),
-    )
+    reason, and whether a valid value was delivered off-standard (`repaired`, NULL read as false).
+
+    The result is picked from an array of every possible result by the first failing check, so
+    that the checks and the value each stand once in the expression: a CASE per field would copy
+    them into every field, tripling the tree Spark analyses and compiles."""
+    valid = F.struct(value.alias("value"), F.lit(None).cast("string").alias("error"),
+                     F.coalesce(repaired, F.lit(False)).alias("repaired"))
+    failures = [F.struct(F.lit(None).alias("value"), F.lit(reason.value).alias("error"), F.lit(False).alias("repaired"))
+                for _, reason in checks]
+    return F.element_at(F.array(valid, *failures), F.coalesce(first_failure(checks) + 2, F.lit(1)))
