@@ -55,6 +55,63 @@ def cmd_land(args: argparse.Namespace) -> None:
     console.print(landing_summary(entries))
 
 
+def cmd_integrate(args: argparse.Namespace) -> None:
+    """Take every landed batch into the integrated layer: standardize, check, apply changes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from citylake.spark import spark_session
+    from jobs.integrate.job import integrate
+
+    with Progress(TextColumn("[bold]integrate[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("", total=None)
+
+        def show(resource, run) -> None:
+            bar.update(task, description=f"{resource.qualified_code} sequence {run[0].sequence}-{run[-1].sequence}")
+            bar.advance(task, len(run))
+
+        entries = integrate(spark_session(), resources=args.resource or None, progress=show)
+    console.print(integration_summary(entries))
+
+
+def integration_summary(entries: list) -> Table:
+    """Per resource: batches applied and rejected; rows in, quarantined, warned; changes applied."""
+    table = Table(title="Integration summary")
+    columns = ("applied", "rejected", "rows_in", "rows_quarantined", "rows_warned",
+               "inserted", "updated", "deleted", "late")
+    table.add_column("resource")
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="right")
+    by_resource: dict[str, Counter] = {}
+    runs: dict[str, set] = {}
+    for entry in entries:
+        name = f"{entry.department}.{entry.resource}"
+        counts = by_resource.setdefault(name, Counter())
+        counts[entry.status] += 1
+        counts.update({key: getattr(entry, key) for key in ("rows_in", "rows_quarantined", "rows_warned")})
+        if entry.run_id not in runs.setdefault(name, set()):
+            runs[name].add(entry.run_id)  # batches of one run share its change counts
+            counts.update({key: getattr(entry, key) for key in ("inserted", "updated", "deleted", "late")})
+    for name, counts in sorted(by_resource.items()):
+        table.add_row(name, *[str(counts[column]) for column in columns])
+    return table
+
+
+def cmd_corrections(args: argparse.Namespace) -> None:
+    """Write each department's correction package (纠错) of its open quarantined rows."""
+    from citylake.catalog import load_catalog
+    from citylake.spark import spark_session
+    from jobs.corrections.job import write_packages
+    from jobs.landing.manifest import now
+
+    out = Path(args.out) if args.out else profile().path("var") / "corrections"
+    packages = write_packages(spark_session(), load_catalog(), out, now(), args.department or None)
+    for package in packages:
+        console.print(f"correction package: {package}")
+    if not packages:
+        console.print("no open corrections")
+
+
 def cmd_release(args: argparse.Namespace) -> None:
     """Release a held package (sequence gap or delete guard) so that the next landing run lands it."""
     from citylake.spark import spark_session
@@ -145,6 +202,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     for wave in (inbox, late, inbox) if late.is_dir() else (inbox,):
         entries += land_inbox(spark_session(), wave)
     console.print(landing_summary(entries))
+    cmd_integrate(argparse.Namespace(resource=[]))
     cmd_trino(argparse.Namespace(action="start"))
     result = client.run_query(profile(), "SELECT count(*) FROM lake.raw.psb_household_registration")
     console.print(f"\nSELECT count(*) FROM lake.raw.psb_household_registration  →  {result[0][0]}")
@@ -188,6 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
     land = commands.add_parser("land", help=cmd_land.__doc__)
     land.add_argument("--inbox", help="inbox folder (default: the profile's paths.inbox)")
     land.set_defaults(func=cmd_land)
+
+    integrate = commands.add_parser("integrate", help=cmd_integrate.__doc__)
+    integrate.add_argument("resource", nargs="*", help="<department>.<resource> to integrate (default: all)")
+    integrate.set_defaults(func=cmd_integrate)
+
+    corrections = commands.add_parser("corrections", help=cmd_corrections.__doc__)
+    corrections.add_argument("department", nargs="*", help="departments (default: every one with open corrections)")
+    corrections.add_argument("--out", help="output folder (default: <var>/corrections)")
+    corrections.set_defaults(func=cmd_corrections)
 
     release = commands.add_parser("release", help=cmd_release.__doc__)
     release.add_argument("resource", help="<department>.<resource>, e.g. psb.household_registration")
