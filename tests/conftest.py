@@ -93,3 +93,26 @@ def fresh_psb(spark, trino):
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(RUN_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def integrated_city(spark, settings, catalog, tmp_path_factory):
+    """A generated 600-person city with 10 days of deliveries, landed wave by wave as it arrives
+    (inbox, late inbox, inbox again) and taken into the integrated layer, on an emptied lake.
+    Returns the city's folder (its `truth/` is the ground truth) and the integration entries."""
+    from datetime import date
+
+    from citylake.synthetic import generate_city
+    from citylake.trino import client, server
+    from jobs.integrate.job import integrate
+    from jobs.landing.job import land_inbox
+
+    for layer in ("raw", "integrated", "base", "ops"):
+        shutil.rmtree(settings.path("warehouse") / layer, ignore_errors=True)
+    if server.is_running(settings):
+        client.sync_catalog(settings)
+    city = tmp_path_factory.mktemp("integrated-city")
+    generate_city(city, persons=600, days=10, seed=23, start=date(2026, 3, 1), progress=False)
+    for inbox in (city / "inbox", city / "late_inbox", city / "inbox"):
+        land_inbox(spark, inbox, catalog)
+    return city, integrate(spark, catalog)
