@@ -13,6 +13,7 @@ lake gets (Excel numbers and JSON numbers included). Then:
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import date
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pytest
 from pyspark.sql import functions as F
 
-from citylake.catalog import Resource, load_catalog, load_divisions
+from citylake.catalog import Resource, load_catalog, load_divisions, load_elements
 from citylake.synthetic.faults import OUTCOMES, RowFaults
 from citylake.synthetic.generator import full_rows, package_columns
 from citylake.synthetic.model import CityModel, FaultRates
@@ -191,3 +192,16 @@ def test_quarantined_faults_fail_with_the_expected_rule(judged):
     wrong = [(v.fault, v.resource, v.column, v.delivered, verdict) for v, verdict in quarantined
              if verdict != (None, OUTCOMES[v.fault][1], False)]
     assert wrong == []
+
+
+def test_every_verdict_is_consistent(judged):
+    """A value or a reason, never both; repaired only when valid; a valid value of a patterned
+    element matches the pattern conf/elements.yml declares."""
+    elements = load_elements()
+    for v, verdict, _ in judged:
+        value, error, repaired = verdict
+        assert (value is None) == (error is not None) and (error is None or error in REASONS), (v, verdict)
+        assert not (repaired and error), (v, verdict)
+        pattern = elements[v.element].pattern
+        if value is not None and pattern and elements[v.element].type == "string":
+            assert re.search(pattern, value), (v, verdict)
