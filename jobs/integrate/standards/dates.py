@@ -34,7 +34,7 @@ def date(column: Column, spec: Spec) -> Column:
     text, standard_form = delivered_date.text, delivered_date.standard
     iso = F.when(standard_form, text).otherwise(F.regexp_replace(folded, _DATE, "$1$4-$2$5-$3$6"))
     value = iso.try_cast("date")
-    return outcome(value, calendar_checks(text, recognised, value), repaired=~delivered_date.exact)
+    return outcome(value, calendar_checks(text, recognised, value, _earliest("date")), repaired=~delivered_date.exact)
 
 
 def delivered_in_layouts(column: Column, form: str, layouts: str) -> tuple[Delivered, Column, Column]:
@@ -45,13 +45,14 @@ def delivered_in_layouts(column: Column, form: str, layouts: str) -> tuple[Deliv
     return delivered, folded, delivered.standard | folded.rlike(layouts)
 
 
-def calendar_checks(text: Column, recognised: Column, value: Column) -> list[Check]:
-    """The checks of a date or time: delivered, in a layout read, a real day, not too early."""
+def calendar_checks(text: Column, recognised: Column, value: Column, earliest: Column) -> list[Check]:
+    """The checks of a date or time: delivered, in a layout read, a real day, not too early
+    (compared with the earliest one: the year of a time would cost a time-zone conversion)."""
     return [
         (is_missing(text), Reason.MISSING),
         (~recognised, Reason.UNPARSEABLE_DATE),
         (value.isNull(), Reason.INVALID_DATE),
-        (F.year(value) < EARLIEST_YEAR, Reason.OUT_OF_RANGE),
+        (value < earliest, Reason.OUT_OF_RANGE),
     ]
 
 
@@ -70,15 +71,20 @@ def timestamp(column: Column, spec: Spec) -> Column:
     delivered_time = delivered_in_form(column, TIMESTAMP_FORM)
     text, standard_form = delivered_time.text, delivered_time.standard
     local_form = standard_form & (F.substring(text, 11, 1) == " ")
-    separated = _expand_compact(fold_fullwidth(text))
-    recognised = standard_form | separated.rlike(_TIMESTAMP)
     # the cast reads the standard forms as they are (a local time once its zone is written after
-    # it); only the rows in other layouts pay for extracting the parts
+    # it); only the rows in other layouts pay for rewriting them (inside CASE branches)
+    separated = F.when(standard_form, text).otherwise(_expand_compact(fold_fullwidth(text)))
+    recognised = standard_form | separated.rlike(_TIMESTAMP)
     parseable = (F.when(local_form, F.concat(text, F.lit(" " + LOCAL_ZONE)))
                  .when(standard_form, text)
                  .otherwise(_canonical_timestamp(separated)))
     value = parseable.try_cast("timestamp")
-    return outcome(value, calendar_checks(text, recognised, value), repaired=~delivered_time.exact)
+    return outcome(value, calendar_checks(text, recognised, value, _earliest("timestamp")), repaired=~delivered_time.exact)
+
+
+def _earliest(value_type: str) -> Column:
+    """The first moment of EARLIEST_YEAR in the city, as a date or a timestamp."""
+    return F.lit(f"{EARLIEST_YEAR}-01-01 00:00:00 {LOCAL_ZONE}").cast(value_type)
 
 
 def _expand_compact(text: Column) -> Column:

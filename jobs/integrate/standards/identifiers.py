@@ -30,7 +30,10 @@ def resident_id(column: Column, spec: Spec) -> Column:
     delivered_id = delivered_in_form(column, ID_FORM)
     text, standard_form = delivered_id.text, delivered_id.standard
     number = F.when(standard_form, text).otherwise(compact(text))
-    body = F.substring(F.regexp_replace(number, _LEGACY_ID, "${division}19${rest}"), 1, 17)
+    # the 17 digits before the check character: a legacy number gets its century; a number in
+    # standard form skips that regular expression
+    upgraded = F.regexp_replace(number, _LEGACY_ID, "${division}19${rest}")
+    body = F.substring(F.when(standard_form, text).otherwise(upgraded), 1, 17)
     value = F.concat(body, _id_check_character(body))
     # the order of python-stdnum's cn.ric.validate, so that reasons can be cross-checked
     return outcome(value, [
@@ -48,8 +51,13 @@ def _id_check_character(body: Column) -> Column:
 
 
 def is_calendar_date(yyyymmdd: Column) -> Column:
-    """Whether 8 digits YYYYMMDD are a day of the proleptic Gregorian calendar, years 1 to 9999."""
-    return F.try_to_date(yyyymmdd, "yyyyMMdd").isNotNull() & ~yyyymmdd.startswith("0000")
+    """Whether 8 digits YYYYMMDD are a day of the proleptic Gregorian calendar, years 1 to 9999.
+    By arithmetic: parsing with a date pattern costs several times more per row."""
+    number = yyyymmdd.try_cast("int")
+    year, month, day = F.floor(number / 10_000), F.floor(number / 100) % 100, number % 100
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    days = F.when(month == 2, F.when(leap, 29).otherwise(28)).when(month.isin(4, 6, 9, 11), 30).otherwise(31)
+    return (year >= 1) & month.between(1, 12) & (day >= 1) & (day <= days)
 
 
 # ------------------------------------------------------------------ unified social credit code (GB 32100)
