@@ -46,12 +46,15 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 def cmd_land(args: argparse.Namespace) -> None:
-    """Land every ready package in the inbox and print a summary per resource."""
+    """Land every ready package in the inbox, showing progress, and print a summary per resource."""
     from citylake.spark import spark_session
     from jobs.landing.job import land_inbox
+    from jobs.landing.progress import RichLandingProgress
 
     inbox = Path(args.inbox) if args.inbox else None
-    entries = land_inbox(spark_session(), inbox)
+    spark = spark_session()
+    with RichLandingProgress(console) as progress:
+        entries = land_inbox(spark, inbox, progress=progress)
     console.print(landing_summary(entries))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -35,6 +36,16 @@ def table_uri(name: str, profile: Profile | None = None) -> str:
     profile = profile or active_profile()
     schema, table = split_name(name)
     return f"{profile.uri('warehouse').rstrip('/')}/{schema}/{table}"
+
+
+def table_folder(name: str, profile: Profile | None = None) -> Path:
+    """A table's Delta folder on the local disk, for writers that put files there themselves
+    (landing writes data files with Arrow). A warehouse elsewhere (s3a://) has no such folder."""
+    uri = table_uri(name, profile)
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        raise ValueError(f"{name} lives at {uri}: only a warehouse on the local disk has a table folder")
+    return Path(unquote(parsed.path))
 
 
 def table_exists(spark: SparkSession, name: str, profile: Profile | None = None) -> bool:

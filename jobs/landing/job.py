@@ -1,7 +1,8 @@
 """The landing job: every ready package in the inbox, per resource in sequence order, verified and
 landed into `lake.raw.<department>_<resource>` as one Delta commit, or turned away with a reason.
 
-read (manifest, files) → verify (contract) → stage (Arrow → Parquet) → write (one commit) → ledger
+read (manifest, files) → verify (contract) → stage (Arrow: rows, origin, row hash → the table's Parquet
+data files) → checks → commit (one Delta commit of those files) → ledger
 """
 
 from __future__ import annotations
@@ -9,53 +10,48 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from datetime import datetime
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from citylake import lake
 from citylake.catalog import Catalog, Resource, load_catalog
-from citylake.settings import profile as active_profile
+from citylake.delta_files import ExternalAppend
+from citylake.settings import lake_layout, profile as active_profile
 from jobs.landing.ledger import LedgerEntry, ResourceHistory, record, resource_history
-from jobs.landing.manifest import MANIFEST, FileEntry, Package, PackageRejected, now, read_manifest, ready_packages, verify_files
+from jobs.landing.manifest import MANIFEST, Package, PackageRejected, now, read_manifest, ready_packages, verify_files
+from jobs.landing.progress import LandingProgress
 from jobs.landing.quarantine import quarantine_unparseable
-from jobs.landing.readers import RECORD, BadRow, FileReader, is_unparseable_csv
+from jobs.landing.staging import ORIGIN_COLUMNS, RowsSeen, Staged, batch_folder_name, stage_package
 
 log = logging.getLogger(__name__)
-
-ORIGIN_COLUMNS = ["_batch_id", "_sequence", "_department", "_mode", "_extracted_at", "_file", "_record",
-                  "_ingested_at", "_row_hash"]
-
-
-@dataclass
-class Staged:
-    """A package read into Parquet under a scratch folder, with what reading it found."""
-
-    folder: Path
-    columns: list[str]
-    rows_read: int
-    bad_rows: list[tuple[str, BadRow]]
 
 
 def raw_table(resource: Resource) -> str:
     return f"raw.{resource.table_name}"
 
 
-def land_inbox(spark: SparkSession, inbox: Path | None = None, catalog: Catalog | None = None) -> list[LedgerEntry]:
-    """Land every ready package in the inbox; one ledger entry per package seen."""
+def land_inbox(spark: SparkSession, inbox: Path | None = None, catalog: Catalog | None = None,
+               progress: LandingProgress | None = None) -> list[LedgerEntry]:
+    """Land every ready package in the inbox; one ledger entry per package seen. `progress`
+    hears of each package and of the rows read from it as the run goes."""
     inbox = inbox or active_profile().path("inbox")
     catalog = catalog or load_catalog()
+    progress = progress or LandingProgress()
+    packages = _packages_by_resource(inbox)
+    progress.run_started(sum(len(folders) for folders in packages.values()))
     entries = []
-    for (department, resource), folders in _packages_by_resource(inbox).items():
+    for (department, resource), folders in packages.items():
         history = resource_history(spark, department, resource)
         for folder in folders:
-            entry = land_package(spark, folder, catalog, history)
+            progress.package_started(department, resource, folder.name)
+            entry = land_package(spark, folder, catalog, history, on_rows=progress.rows)
+            progress.package_finished(entry)
             if entry is not None:
                 history.note(entry)
                 entries.append(entry)
@@ -82,8 +78,8 @@ class PackageHeld(Exception):
     """The package is sound but must wait (a sequence gap, a suspicious full extract)."""
 
 
-def land_package(spark: SparkSession, folder: Path, catalog: Catalog,
-                 history: ResourceHistory) -> LedgerEntry | None:
+def land_package(spark: SparkSession, folder: Path, catalog: Catalog, history: ResourceHistory,
+                 on_rows: RowsSeen | None = None) -> LedgerEntry | None:
     """Land one package, hold it, or reject it; the ledger gets its outcome. None for a package
     this ledger decided before and nobody has delivered again since."""
     started = now()
@@ -103,7 +99,7 @@ def land_package(spark: SparkSession, folder: Path, catalog: Catalog,
             entry.status, entry.reason = "replay", "same batch_id and content as a landed batch; nothing changed"
         else:
             _check_sequence(package, history)
-            _land_verified(spark, entry, package, resource, history)
+            _land_verified(spark, entry, package, resource, history, on_rows)
     except PackageRejected as reason:
         entry.status, entry.reason = "rejected", str(reason)
     except PackageHeld as reason:
@@ -170,28 +166,89 @@ def _check_sequence(package: Package, history: ResourceHistory) -> None:
 
 
 def _land_verified(spark: SparkSession, entry: LedgerEntry, package: Package, resource: Resource,
-                   history: ResourceHistory) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix=f"citylake-{resource.table_name}-"))
-    try:
-        staged = stage_package(package, scratch)
+                   history: ResourceHistory, on_rows: RowsSeen | None = None) -> None:
+    name = raw_table(resource)
+    root = lake.table_folder(name)
+    append = ExternalAppend(spark, lake.table_uri(name), _new_table_properties(resource))
+    app_id = f"citylake-landing:{package.manifest.batch_id}"
+    # A run that died between this batch's commit and its ledger entry: the rerun reads the
+    # package again for its counts and commits nothing a second time.
+    committed = append.committed_version(app_id) is not None
+    with _batch_files(root, package.manifest.batch_id, recount=committed) as batch:
+        staged = stage_package(package, batch.folder, append.columns, _STATS_COLUMNS + list(resource.key),
+                               now(), on_rows)
         entry.rows_read = staged.rows_read
         _check_columns(staged, resource, entry)
         _check_quarantine_limit(staged, resource)
-        parsed = staged.rows_read - len(staged.bad_rows)
-        # An incremental extract with no changes is normal: it lands as a ledger entry only.
-        rows = spark.read.parquet(str(staged.folder)) if parsed else None
         if package.manifest.mode == "full" and package.manifest.batch_id not in history.released:
-            _check_delete_guard(spark, rows if rows is not None else _no_keys(spark, resource), resource, history)
+            _check_delete_guard(spark, _incoming_keys(spark, staged, batch.folder, append, resource),
+                                resource, history)
         # Quarantine first: a crash between the two commits leaves rows set aside, never lost; the
         # rerun's quarantine write replaces the same batch's rows (see quarantine_unparseable).
         quarantine_unparseable(spark, package.manifest, staged.bad_rows)
-        if rows is not None:
-            append_batch(spark, with_origin(rows, package), resource, package)
-        entry.rows_landed = parsed
+        # An incremental extract with no changes is normal: it lands as a ledger entry only.
+        if staged.files and not committed:
+            batch.committing()
+            append.commit(staged.files, app_id=app_id, app_version=0)
+            lake.publish(name)
+        entry.rows_landed = staged.rows_read - len(staged.bad_rows)
         entry.rows_quarantined = len(staged.bad_rows)
         entry.status = "landed"
+
+
+# Statistics only where queries filter (origin and key): min/max of every text column would
+# make every query plan read them for nothing.
+_STATS_COLUMNS = ["_batch_id", "_sequence", "_department", "_mode", "_file", "_record", "_row_hash"]
+
+
+def _new_table_properties(resource: Resource) -> dict[str, str]:
+    stats = ",".join(f"`{column}`" for column in [*ORIGIN_COLUMNS, *resource.key])
+    return {**lake_layout().table_properties, "delta.dataSkippingStatsColumns": stats}
+
+
+class _BatchFiles:
+    """Where a batch's data files are written, and what happens to them if it does not land.
+
+    Until the commit is attempted the batch's folder in the table holds nothing the table
+    references (the batch's txn marker is absent), so leftovers of a crashed attempt are removed
+    first and a rejected or held batch leaves no files behind. Once the commit is attempted the
+    files are the table's, or orphans that the batch's next attempt (or VACUUM) removes.
+    A batch committed already is only counted again, in a scratch folder removed afterwards."""
+
+    def __init__(self, folder: Path, recount: bool) -> None:
+        self.folder = folder
+        self.recount = recount
+        self.commit_attempted = False
+
+    def committing(self) -> None:
+        self.commit_attempted = True
+
+    def discard_unless_committed(self) -> None:
+        if self.recount or not self.commit_attempted:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def _batch_files(root: Path, batch_id: str, *, recount: bool) -> Iterator[_BatchFiles]:
+    if recount:
+        batch = _BatchFiles(Path(tempfile.mkdtemp(prefix="citylake-recount-")), recount=True)
+    else:
+        batch = _BatchFiles(root / batch_folder_name(batch_id), recount=False)
+        shutil.rmtree(batch.folder, ignore_errors=True)
+    try:
+        yield batch
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        batch.discard_unless_committed()
+
+
+def _incoming_keys(spark: SparkSession, staged: Staged, folder: Path, append: ExternalAppend,
+                   resource: Resource) -> DataFrame:
+    """The staged rows' key columns, by their catalog names, read from the batch's data files."""
+    if not staged.files:
+        return _no_keys(spark, resource)
+    files = [str(folder / Path(file.path).name) for file in staged.files]
+    return spark.read.parquet(*files).select(
+        *[F.col(f"`{append.columns.get(name).physical}`").alias(name) for name in resource.key])
 
 
 def _no_keys(spark: SparkSession, resource: Resource) -> DataFrame:
@@ -216,58 +273,6 @@ def _check_delete_guard(spark: SparkSession, rows: DataFrame, resource: Resource
                           f"over the delete guard {resource.delete_guard:.0%}; an operator may release it")
 
 
-def stage_package(package: Package, scratch: Path) -> Staged:
-    """Read every file of the package into Parquet (all text), checking row counts against the manifest."""
-    manifest = package.manifest
-    folder = scratch / "rows"
-    folder.mkdir()
-    columns: list[str] = []
-    rows_read = 0
-    bad: list[tuple[str, BadRow]] = []
-    for index, entry in enumerate(manifest.files):
-        part = folder / f"part-{index:05d}.parquet"
-        try:
-            reader = _stage_file_numbering_bad_rows(package, entry, part)
-        except (UnicodeError, ValueError) as error:  # undecodable bytes, broken workbook, bad header
-            raise PackageRejected(f"file {entry.name}: unreadable: {error}") from None
-        found = reader.rows_parsed + len(reader.bad_rows)
-        if found != entry.rows:
-            raise PackageRejected(f"file {entry.name}: {found} data rows, the manifest says {entry.rows}")
-        columns = columns or reader.header
-        rows_read += found
-        bad.extend((entry.name, row) for row in reader.bad_rows)
-    return Staged(folder, columns, rows_read, bad)
-
-
-def _stage_file_numbering_bad_rows(package: Package, entry: FileEntry, part: Path) -> FileReader:
-    try:
-        return _stage_file(package, entry, part, exact_record_numbers=False)
-    except pa.ArrowInvalid as error:
-        if not is_unparseable_csv(error):
-            raise
-        return _stage_file(package, entry, part, exact_record_numbers=True)
-
-
-def _stage_file(package: Package, entry: FileEntry, part: Path, *, exact_record_numbers: bool) -> FileReader:
-    """Write one delivered file's rows (all text, plus `_file` and `_record`) to a Parquet part."""
-    manifest = package.manifest
-    reader = FileReader(package.file(entry), manifest.format, manifest.encoding, manifest.delimiter,
-                        manifest.sheet, exact_record_numbers=exact_record_numbers)
-    part.unlink(missing_ok=True)
-    writer = None
-    try:
-        for batch in reader.batches():
-            batch = batch.append_column("_file", pa.array([entry.name] * batch.num_rows, pa.string()))
-            if writer is None:
-                writer = pq.ParquetWriter(part, batch.schema, compression="snappy")
-            writer.write_batch(batch)
-            reader.rows_parsed += batch.num_rows
-    finally:
-        if writer is not None:
-            writer.close()
-    return reader
-
-
 def _check_columns(staged: Staged, resource: Resource, entry: LedgerEntry) -> None:
     if not staged.columns and staged.rows_read == len(staged.bad_rows):
         return  # JSON lines without a parsed row have no columns to check
@@ -284,36 +289,3 @@ def _check_quarantine_limit(staged: Staged, resource: Resource) -> None:
     if share > resource.quarantine_limit:
         raise PackageRejected(f"{len(staged.bad_rows)} of {staged.rows_read} rows unparseable "
                               f"({share:.1%}), over the resource's quarantine limit {resource.quarantine_limit:.1%}")
-
-
-def with_origin(frame: DataFrame, package: Package) -> DataFrame:
-    """The rows plus where they came from: batch, sequence, department, file, record, time, row hash."""
-    manifest = package.manifest
-    data_columns = [c for c in frame.columns if c not in (RECORD, "_file")]
-    content = F.concat_ws("\u001f", *[F.coalesce(F.col(f"`{c}`"), F.lit("\u0000")) for c in data_columns])
-    return frame.select(
-        *[F.col(f"`{c}`") for c in data_columns],
-        F.lit(manifest.batch_id).alias("_batch_id"),
-        F.lit(manifest.sequence).cast("long").alias("_sequence"),
-        F.lit(manifest.department).alias("_department"),
-        F.lit(manifest.mode).alias("_mode"),
-        F.lit(manifest.extracted_at.isoformat()).cast("timestamp").alias("_extracted_at"),
-        F.col("_file"),
-        F.col(RECORD).alias("_record"),
-        F.current_timestamp().alias("_ingested_at"),
-        F.sha2(content, 256).alias("_row_hash"),
-    )
-
-
-def append_batch(spark: SparkSession, frame: DataFrame, resource: Resource, package: Package) -> None:
-    """Append the batch as one commit, unless a run that crashed before its ledger entry already did."""
-    name = raw_table(resource)
-    # Statistics only where queries filter (origin and key): computing min/max of every text
-    # column of every landed file costs more than the rest of the write.
-    stats = ",".join(f"`{c}`" for c in [*ORIGIN_COLUMNS, *resource.key])
-    if not lake.table_exists(spark, name):
-        lake.create_table_if_missing(spark, name, frame.schema, {"delta.dataSkippingStatsColumns": stats})
-    # Delta's idempotent-write id, one per batch: a rerun after a crash between this commit and the
-    # ledger's finds the batch committed and skips it instead of appending a second copy.
-    once = {"txnAppId": f"citylake-landing:{package.manifest.batch_id}", "txnVersion": "0"}
-    lake.write_table(frame, name, "append", merge_schema=True, options=once)

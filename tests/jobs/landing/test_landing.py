@@ -159,16 +159,9 @@ def test_a_full_extract_missing_a_district_is_held_by_the_delete_guard(spark, ca
 
 
 def test_a_crash_between_the_commit_and_the_ledger_is_finished_by_a_rerun(spark, catalog, inbox, fresh_psb,
-                                                                           monkeypatch):
+                                                                           land_killed_at):
     _psb(inbox, 1, psb_rows(20), batch_id="t-crash")
-
-    def crash(*args, **kwargs):
-        raise RuntimeError("killed")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(job, "record", crash)
-        with pytest.raises(RuntimeError, match="killed"):
-            land_inbox(spark, inbox, catalog)
+    land_killed_at(inbox, job, "record")
     assert _rows_of_batch(spark, "t-crash") == 20  # committed, but the ledger never heard of it
     assert _statuses(spark, inbox, catalog) == [("t-crash", "landed")]
     assert _rows_of_batch(spark, "t-crash") == 20  # not twice

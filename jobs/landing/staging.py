@@ -1,0 +1,230 @@
+"""Staging a package: its delivered rows, with their origin columns and row hash, written once by
+Arrow as the raw table's own Parquet data files, ready for one Delta commit.
+
+Each delivered file becomes one Parquet file under the batch's folder in the table, with the
+columns under the physical names and field ids of the table's column mapping, so the commit adds
+the files as they are: no engine reads and rewrites the rows after parsing.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from hashlib import sha256
+from pathlib import Path
+
+import polars as pl
+import polars_hash as plh
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from citylake.delta_files import Column, ColumnLayout, DataFile
+from jobs.landing.manifest import FileEntry, Package, PackageRejected
+from jobs.landing.readers import RECORD, BadRow, FileReader, is_unparseable_csv
+
+# The origin every landed row carries, after the delivered columns, with its Delta type.
+ORIGIN_TYPES = {"_batch_id": "string", "_sequence": "long", "_department": "string", "_mode": "string",
+                "_extracted_at": "timestamp", "_file": "string", "_record": "long",
+                "_ingested_at": "timestamp", "_row_hash": "string"}
+ORIGIN_COLUMNS = list(ORIGIN_TYPES)
+ARROW_TYPES = {"string": pa.string(), "long": pa.int64(), "timestamp": pa.timestamp("us", tz="UTC")}
+# Delta statistics are kept for these types only: their Parquet min/max are exact Delta bounds.
+STATS_TYPES = {"string", "long"}
+
+# `_row_hash`: XXH3-128 (hex) of the delivered values in file order, joined by U+001F, a missing
+# value as U+0000. XXH3 is a frozen, documented algorithm (tests pin known values); the contract
+# asks for a hash of the row's content, for spotting identical rows, not for security.
+FIELD_SEPARATOR, MISSING_VALUE = "\u001f", "\u0000"
+
+RowsSeen = Callable[[int], None]
+
+
+@dataclass
+class Staged:
+    """A package's rows as data files of the table, with what reading it found."""
+
+    files: list[DataFile]
+    columns: list[str]                       # the delivered columns (of the first file with any)
+    rows_read: int
+    bad_rows: list[tuple[str, BadRow]]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The values every row of the package shares."""
+
+    batch_id: str
+    sequence: int
+    department: str
+    mode: str
+    extracted_at: datetime
+    ingested_at: datetime
+
+
+def batch_folder_name(batch_id: str) -> str:
+    """The batch's folder in the table: readable, URL-safe, and distinct for distinct batch ids."""
+    readable = re.sub(r"[^A-Za-z0-9._-]", "_", batch_id)[:60]
+    # No `=` in the name: engines would take `name=value` folders for partition values.
+    return f"batch-{readable}-{sha256(batch_id.encode()).hexdigest()[:12]}"
+
+
+def stage_package(package: Package, folder: Path, layout: ColumnLayout, stats_columns: Iterable[str],
+                  ingested_at: datetime, on_rows: RowsSeen | None = None) -> Staged:
+    """Write every file of the package as a data file under `folder` (the batch's folder in the
+    table), checking row counts against the manifest; PackageRejected when a file is unreadable.
+    `on_rows` hears the rows parsed so far in the package."""
+    manifest = package.manifest
+    origin = Origin(manifest.batch_id, manifest.sequence, manifest.department, manifest.mode,
+                    manifest.extracted_at, ingested_at)
+    folder.mkdir(parents=True, exist_ok=True)
+    attempt = uuid.uuid4().hex[:12]
+    files, columns, rows_read, bad = [], [], 0, []
+    for index, entry in enumerate(manifest.files):
+        part = folder / f"part-{index:05d}-{attempt}.snappy.parquet"
+        in_package = _counting_from(rows_read, on_rows)
+        try:
+            reader, written = _write_file_numbering_bad_rows(package, entry, part, layout, origin, in_package)
+        except (UnicodeError, ValueError) as error:  # undecodable bytes, broken workbook, bad header
+            raise PackageRejected(f"file {entry.name}: unreadable: {error}") from None
+        found = reader.rows_parsed + len(reader.bad_rows)
+        if found != entry.rows:
+            raise PackageRejected(f"file {entry.name}: {found} data rows, the manifest says {entry.rows}")
+        if written is not None:
+            files.append(_data_file(part, written, layout, stats_columns))
+        columns = columns or reader.header
+        rows_read += found
+        bad.extend((entry.name, row) for row in reader.bad_rows)
+    return Staged(files, columns, rows_read, bad)
+
+
+def _counting_from(before: int, on_rows: RowsSeen | None) -> RowsSeen | None:
+    """A file's row counts as the package's: the rows of the files before it come first."""
+    if on_rows is None:
+        return None
+    return lambda rows: on_rows(before + rows)
+
+
+def _write_file_numbering_bad_rows(package: Package, entry: FileEntry, part: Path, layout: ColumnLayout,
+                                   origin: Origin, on_rows: RowsSeen | None) -> tuple[FileReader, pq.FileMetaData | None]:
+    try:
+        return _write_file(package, entry, part, layout, origin, on_rows, exact_record_numbers=False)
+    except pa.ArrowInvalid as error:
+        if not is_unparseable_csv(error):
+            raise
+        if on_rows is not None:
+            on_rows(0)  # the file is read again from its start
+        return _write_file(package, entry, part, layout, origin, on_rows, exact_record_numbers=True)
+
+
+def _write_file(package: Package, entry: FileEntry, part: Path, layout: ColumnLayout, origin: Origin,
+                on_rows: RowsSeen | None, *, exact_record_numbers: bool) -> tuple[FileReader, pq.FileMetaData | None]:
+    """One delivered file's rows, with origin columns and row hashes, as one Parquet data file."""
+    manifest = package.manifest
+    reader = FileReader(package.file(entry), manifest.format, manifest.encoding, manifest.delimiter,
+                        manifest.sheet, exact_record_numbers=exact_record_numbers)
+    part.unlink(missing_ok=True)
+    collected: list[pq.FileMetaData] = []
+    writer, schema = None, None
+    try:
+        for batch in reader.batches():
+            if not batch.num_rows:
+                continue
+            if writer is None:
+                schema = _file_schema([name for name in batch.schema.names if name != RECORD], layout)
+                writer = pq.ParquetWriter(part, schema, compression="snappy", metadata_collector=collected)
+            writer.write_batch(with_origin(batch, entry.name, origin, schema))
+            reader.rows_parsed += batch.num_rows
+            if on_rows is not None:
+                on_rows(reader.rows_parsed)
+    finally:
+        if writer is not None:
+            writer.close()
+    return reader, (collected[0] if collected else None)
+
+
+def _file_schema(delivered: list[str], layout: ColumnLayout) -> pa.Schema:
+    """The data file's Arrow schema: delivered columns, then origin, under their physical names."""
+    clashing = [name for name in delivered if name in ORIGIN_TYPES]
+    if clashing:
+        raise ValueError(f"column(s) {', '.join(clashing)} clash with the lake's origin columns")
+    columns = [layout.column(name, "string") for name in delivered]
+    columns += [layout.column(name, kind) for name, kind in ORIGIN_TYPES.items()]
+    return pa.schema([_arrow_field(column) for column in columns])
+
+
+def _arrow_field(column: Column) -> pa.Field:
+    metadata = {b"PARQUET:field_id": str(column.field_id).encode()} if column.field_id is not None else None
+    return pa.field(column.physical, ARROW_TYPES[column.type], metadata=metadata)
+
+
+def with_origin(batch: pa.RecordBatch, file_name: str, origin: Origin, schema: pa.Schema) -> pa.RecordBatch:
+    """The delivered rows plus where they came from: batch, sequence, department, mode, extract
+    time, file, record, ingest time and row hash, in the data file's schema."""
+    delivered = [name for name in batch.schema.names if name != RECORD]
+    rows = batch.num_rows
+    shared = {"_batch_id": origin.batch_id, "_sequence": origin.sequence, "_department": origin.department,
+              "_mode": origin.mode, "_extracted_at": origin.extracted_at, "_file": file_name,
+              "_ingested_at": origin.ingested_at}
+    arrays = [batch.column(name) for name in delivered]
+    for name, kind in ORIGIN_TYPES.items():
+        if name == "_record":
+            arrays.append(batch.column(RECORD))
+        elif name == "_row_hash":
+            arrays.append(row_hashes(batch, delivered))
+        else:
+            arrays.append(pa.repeat(pa.scalar(shared[name], ARROW_TYPES[kind]), rows))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def row_hashes(batch: pa.RecordBatch, columns: list[str]) -> pa.Array:
+    """`_row_hash` of each row: XXH3-128 hex of its values in `columns` order (see FIELD_SEPARATOR)."""
+    if not columns:
+        return pa.repeat(pa.scalar(None, pa.string()), batch.num_rows)
+    frame = pl.from_arrow(batch.select(columns))
+    content = frame.select(pl.concat_str([pl.col(name).fill_null(MISSING_VALUE) for name in columns],
+                                         separator=FIELD_SEPARATOR).alias("content"))
+    hashed = content.select(plh.col("content").nchash.xxh3_128(return_binary=True, byte_order="big")
+                            .bin.encode("hex"))
+    return hashed.to_series().to_arrow().cast(pa.string())
+
+
+def _data_file(part: Path, metadata: pq.FileMetaData, layout: ColumnLayout, stats_columns: Iterable[str]) -> DataFile:
+    stat = part.stat()
+    columns = [layout.get(name) for name in stats_columns]
+    wanted = {column.physical for column in columns if column is not None and column.type in STATS_TYPES}
+    # The batch's folder sits in the table's root: the path Delta records is relative to it.
+    return DataFile(f"{part.parent.name}/{part.name}", stat.st_size, int(stat.st_mtime * 1000),
+                    delta_stats(metadata, wanted))
+
+
+def delta_stats(metadata: pq.FileMetaData, physical_columns: set[str]) -> dict:
+    """Delta file statistics (records; min, max and nulls of the wanted columns) from the Parquet
+    footer's row-group statistics, which Arrow wrote anyway: no second look at the rows."""
+    low, high, nulls = {}, {}, {}
+    exact = set(physical_columns)
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            name = chunk.path_in_schema
+            if name not in physical_columns:
+                continue
+            stats = chunk.statistics
+            if stats is None or not stats.has_null_count:
+                exact.discard(name)
+                continue
+            nulls[name] = nulls.get(name, 0) + stats.null_count
+            if stats.has_min_max:
+                low[name] = stats.min if name not in low else min(low[name], stats.min)
+                high[name] = stats.max if name not in high else max(high[name], stats.max)
+            elif stats.null_count != row_group.num_rows:
+                exact.discard(name)  # values without bounds: no bound is better than a wrong one
+    return {"numRecords": metadata.num_rows, "minValues": _only(low, exact), "maxValues": _only(high, exact),
+            "nullCount": _only(nulls, exact), "tightBounds": True}
+
+
+def _only(values: dict, names: set[str]) -> dict:
+    return {name: value for name, value in values.items() if name in names}

@@ -1,0 +1,153 @@
+"""Landing writes the rows once, with Arrow, as the raw table's data files, and commits them with
+Delta's own transaction: the files, the commit, the crash cases and what readers see."""
+
+import io
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from delta.tables import DeltaTable
+from rich.console import Console
+
+from citylake import cli, lake
+from citylake.delta_files import ExternalAppend
+from citylake.settings import lake_layout
+from citylake.trino import client
+from jobs.landing.job import land_inbox
+from jobs.landing.progress import LandingProgress, RichLandingProgress
+from jobs.landing.staging import batch_folder_name, delta_stats, row_hashes
+from tests.packages import PSB_HEADER, csv_bytes, psb_rows, write_package
+
+TABLE = "raw.psb_household_registration"
+
+
+def _psb(inbox, sequence, rows, *, batch_id, count=None, name="a.csv", mode="full"):
+    return write_package(inbox, "psb", "household_registration", sequence, {name: csv_bytes(PSB_HEADER, rows)},
+                         rows={name: len(rows) if count is None else count}, batch_id=batch_id, mode=mode)
+
+
+def _batch_files(batch_id):
+    folder = lake.table_folder(TABLE) / batch_folder_name(batch_id)
+    return sorted(path.name for path in folder.glob("*.parquet")) if folder.is_dir() else []
+
+
+def test_the_row_hash_is_xxh3_128_of_the_values_joined_by_unit_separators():
+    batch = pa.RecordBatch.from_pydict({"A": ["350502", "350502"], "B": [None, ""], "C": ["王", "王"]})
+    hashes = row_hashes(batch, ["A", "B", "C"]).to_pylist()
+    # XXH3-128 of "350502\x1f\x00\x1f王" (reference xxhash 3.x): a missing value is not an empty one.
+    assert hashes[0] == "8a7583e432cef46e7723216e18788a85"
+    assert hashes[1] != hashes[0] and len(hashes[1]) == 32
+
+
+def test_delta_statistics_come_from_every_row_group_of_the_footer(tmp_path):
+    path = tmp_path / "f.parquet"
+    collected = []
+    with pq.ParquetWriter(path, pa.schema([("k", pa.string()), ("n", pa.int64()), ("other", pa.string())]),
+                          metadata_collector=collected) as writer:
+        writer.write_table(pa.table({"k": ["b", None], "n": [5, 7], "other": ["x", "y"]}))
+        writer.write_table(pa.table({"k": ["a", "c"], "n": [9, 1], "other": ["x", "y"]}))
+    stats = delta_stats(collected[0], {"k", "n"})
+    assert stats == {"numRecords": 4, "minValues": {"k": "a", "n": 1}, "maxValues": {"k": "c", "n": 9},
+                     "nullCount": {"k": 1, "n": 0}, "tightBounds": True}
+
+
+@pytest.mark.spark
+@pytest.mark.trino
+def test_a_batch_is_one_write_commit_of_arrow_files_under_the_lakes_table_features(spark, trino, catalog,
+                                                                                   inbox, fresh_psb):
+    _psb(inbox, 1, psb_rows(30), batch_id="t-arrow-1")
+    [entry] = land_inbox(spark, inbox, catalog)
+    assert entry.status == "landed"
+    table = DeltaTable.forPath(spark, lake.table_uri(TABLE))
+    [last] = table.history(1).collect()
+    assert last.operation == "WRITE" and last.operationParameters["mode"] == "Append"
+    properties = table.detail().first().properties
+    for key, value in lake_layout().table_properties.items():
+        assert properties[key] == value, key
+    assert "deletionVectors" in table.detail().first().tableFeatures
+    append = ExternalAppend(spark, lake.table_uri(TABLE), {})
+    assert append.committed_version("citylake-landing:t-arrow-1") == 0
+    # The files hold the columns under their column-mapping physical names and field ids.
+    [name] = _batch_files("t-arrow-1")
+    schema = pq.read_schema(lake.table_folder(TABLE) / batch_folder_name("t-arrow-1") / name)
+    gmsfhm = append.columns.get("GMSFHM")
+    assert gmsfhm.physical.startswith("col-") and gmsfhm.physical in schema.names
+    assert schema.field(gmsfhm.physical).metadata[b"PARQUET:field_id"] == str(gmsfhm.field_id).encode()
+    # Spark and Trino read the same rows, origin and hash.
+    spark_rows = {(r.GMSFHM, r._record, r._row_hash) for r in lake.read_table(spark, TABLE).collect()}
+    trino_rows = set(client.run_query(trino, f"SELECT gmsfhm, _record, _row_hash FROM lake.{TABLE}"))
+    assert spark_rows == trino_rows and len(trino_rows) == 30
+    extracted = client.run_query(trino, f"SELECT DISTINCT _extracted_at IS NOT NULL, _ingested_at IS NOT NULL, "
+                                        f"_sequence, _mode FROM lake.{TABLE}")
+    assert extracted == [(True, True, 1, "full")]
+
+
+@pytest.mark.spark
+@pytest.mark.trino
+def test_a_crash_after_writing_the_files_and_before_the_commit_is_landed_once_by_the_rerun(
+        spark, trino, catalog, inbox, fresh_psb, land_killed_at):
+    _psb(inbox, 1, psb_rows(12), batch_id="t-arrow-crash")
+    land_killed_at(inbox, ExternalAppend, "commit")
+    orphans = _batch_files("t-arrow-crash")
+    assert len(orphans) == 1  # written, never committed: invisible to readers
+    assert not lake.table_exists(spark, TABLE)
+
+    [entry] = land_inbox(spark, inbox, catalog)
+    assert (entry.status, entry.rows_landed) == ("landed", 12)
+    files = _batch_files("t-arrow-crash")
+    assert len(files) == 1 and files != orphans  # the orphan was removed, the new file committed
+    assert client.run_query(trino, f"SELECT count(*) FROM lake.{TABLE}") == [(12,)]
+
+
+@pytest.mark.spark
+def test_a_rejected_batch_leaves_no_files_in_the_table(spark, catalog, inbox, fresh_psb):
+    _psb(inbox, 1, psb_rows(5), batch_id="t-arrow-ok")
+    _psb(inbox, 2, psb_rows(5, start=5), batch_id="t-arrow-bad-count", count=6)
+    statuses = {e.batch_id: e.status for e in land_inbox(spark, inbox, catalog)}
+    assert statuses == {"t-arrow-ok": "landed", "t-arrow-bad-count": "rejected"}
+    assert _batch_files("t-arrow-ok") and not _batch_files("t-arrow-bad-count")
+    assert not (lake.table_folder(TABLE) / batch_folder_name("t-arrow-bad-count")).exists()
+
+
+class RecordedProgress(LandingProgress):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def shown(self):
+        self.seen.append((self.packages_done, self.packages_total, self.current, self.rows_read, self.rows_landed))
+
+
+@pytest.mark.spark
+def test_progress_follows_packages_and_rows_of_a_real_run(spark, catalog, inbox, fresh_psb):
+    _psb(inbox, 1, psb_rows(40), batch_id="t-progress-1")
+    _psb(inbox, 2, psb_rows(3, start=40), batch_id="t-progress-2", count=4)  # rejected: 3 rows, not 4
+    progress = RecordedProgress()
+    entries = land_inbox(spark, inbox, catalog, progress=progress)
+    assert [e.status for e in entries] == ["landed", "rejected"]
+    assert progress.seen[0][:2] == (0, 2)
+    assert any(current.endswith("t-progress-1") and read == 40 for _, _, current, read, _ in progress.seen)
+    assert any(current.endswith("t-progress-2") and read == 3 for _, _, current, read, _ in progress.seen)
+    assert progress.seen[-1][0:2] == (2, 2) and progress.rows_landed == 40
+
+
+@pytest.mark.spark
+def test_citylake_land_shows_packages_done_and_rows_landed_then_the_summary(spark, inbox, fresh_psb, monkeypatch):
+    _psb(inbox, 1, psb_rows(7), batch_id="t-cli-1")
+    _psb(inbox, 2, psb_rows(5, start=7), batch_id="t-cli-2", mode="incremental")
+    out = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=out, width=200, force_terminal=False))
+    cli.main(["land", "--inbox", str(inbox)])
+    text = out.getvalue()
+    assert "2/2 packages · done · 12 rows landed" in text
+    assert "Landing summary" in text and "psb.household_registration" in text
+
+
+def test_the_progress_line_names_the_current_package_its_rows_and_the_runs_rows():
+    progress = RichLandingProgress(Console(file=io.StringIO()))
+    progress.run_started(3)
+    progress.package_started("psb", "household_registration", "psb-household_registration-00002")
+    progress.rows(1_250_000)
+    assert (progress.packages_done, progress.packages_total) == (0, 3)
+    assert progress.describe() == ("psb.household_registration psb-household_registration-00002: "
+                                   "1,250,000 rows read · 0 rows landed")
