@@ -4,6 +4,7 @@ declared pattern (grid, building, unit codes, ...) and GB/T 4754 industry codes.
 from __future__ import annotations
 
 import re
+
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
