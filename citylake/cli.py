@@ -82,7 +82,7 @@ def integration_summary(entries: list) -> Table:
     table = Table(title="Integration summary")
     columns = ("applied", "rejected", "rows_in", "rows_quarantined", "rows_warned",
                "inserted", "updated", "deleted", "late")
-    table.add_column("resource")
+    table.add_column("resource", no_wrap=True)
     for column in columns:
         table.add_column(column.replace("_", " "), justify="right")
     by_resource: dict[str, Counter] = {}
