@@ -134,7 +134,7 @@ def _write_file(package: Package, entry: FileEntry, part: Path, layout: ColumnLa
                 continue
             if writer is None:
                 schema = _file_schema([name for name in batch.schema.names if name != RECORD], layout)
-                writer = pq.ParquetWriter(part, schema, compression="snappy", metadata_collector=collected)
+                writer = pq.ParquetWriter(part, schema, metadata_collector=collected, **_encodings(schema, layout))
             writer.write_batch(with_origin(batch, entry.name, origin, schema))
             reader.rows_parsed += batch.num_rows
             if on_rows is not None:
@@ -143,6 +143,17 @@ def _write_file(package: Package, entry: FileEntry, part: Path, layout: ColumnLa
         if writer is not None:
             writer.close()
     return reader, (collected[0] if collected else None)
+
+
+def _encodings(schema: pa.Schema, layout: ColumnLayout) -> dict:
+    """Parquet encodings per column. Row hashes are random: a dictionary, compression or min/max
+    would cost time and buy nothing. Record numbers count up: delta encoding keeps them small."""
+    row_hash, record = layout.get("_row_hash").physical, layout.get("_record").physical
+    names = schema.names
+    return {"compression": {name: "none" if name == row_hash else "snappy" for name in names},
+            "use_dictionary": [name for name in names if name not in (row_hash, record)],
+            "column_encoding": {record: "DELTA_BINARY_PACKED"},
+            "write_statistics": [name for name in names if name != row_hash]}
 
 
 def _file_schema(delivered: list[str], layout: ColumnLayout) -> pa.Schema:
