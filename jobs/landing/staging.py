@@ -8,7 +8,9 @@ the files as they are: no engine reads and rewrites the rows after parsing.
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -126,23 +128,71 @@ def _write_file(package: Package, entry: FileEntry, part: Path, layout: ColumnLa
     reader = FileReader(package.file(entry), manifest.format, manifest.encoding, manifest.delimiter,
                         manifest.sheet, exact_record_numbers=exact_record_numbers)
     part.unlink(missing_ok=True)
-    collected: list[pq.FileMetaData] = []
-    writer, schema = None, None
-    try:
+    with ParquetSink(part, layout, entry.name, origin) as sink:
         for batch in reader.batches():
             if not batch.num_rows:
                 continue
-            if writer is None:
-                schema = _file_schema([name for name in batch.schema.names if name != RECORD], layout)
-                writer = pq.ParquetWriter(part, schema, metadata_collector=collected, **_encodings(schema, layout))
-            writer.write_batch(with_origin(batch, entry.name, origin, schema))
+            sink.put(batch)
             reader.rows_parsed += batch.num_rows
             if on_rows is not None:
                 on_rows(reader.rows_parsed)
-    finally:
-        if writer is not None:
-            writer.close()
-    return reader, (collected[0] if collected else None)
+    return reader, sink.metadata
+
+
+class ParquetSink:
+    """Hashes and writes a file's batches on a thread of its own while the next ones are parsed.
+
+    Parsing a GBK file keeps one core busy decoding (pyarrow transcodes through Python's codec);
+    the row hash and the Parquet encoding release the GIL, so they run beside it on the other."""
+
+    _DONE = object()
+
+    def __init__(self, part: Path, layout: ColumnLayout, file_name: str, origin: Origin) -> None:
+        self._part, self._layout, self._file_name, self._origin = part, layout, file_name, origin
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._thread = threading.Thread(target=self._drain, name=f"stage {file_name}", daemon=True)
+        self._schema: pa.Schema | None = None
+        self._error: BaseException | None = None
+        self._collected: list[pq.FileMetaData] = []
+
+    @property
+    def metadata(self) -> pq.FileMetaData | None:
+        """The written file's footer (None when the file had no rows)."""
+        return self._collected[0] if self._collected else None
+
+    def __enter__(self) -> "ParquetSink":
+        self._thread.start()
+        return self
+
+    def put(self, batch: pa.RecordBatch) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._schema is None:  # the layout is only touched here, on the parsing thread
+            self._schema = _file_schema([name for name in batch.schema.names if name != RECORD], self._layout)
+            self._queue.put(_encodings(self._schema, self._layout))
+        self._queue.put(batch)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._queue.put(self._DONE)
+        self._thread.join()
+        if self._error is not None and exc_info[0] is None:
+            raise self._error
+
+    def _drain(self) -> None:
+        writer = None
+        try:
+            while (item := self._queue.get()) is not self._DONE:
+                if isinstance(item, dict):
+                    writer = pq.ParquetWriter(self._part, self._schema, metadata_collector=self._collected, **item)
+                else:
+                    writer.write_batch(with_origin(item, self._file_name, self._origin, self._schema))
+        except BaseException as error:  # handed to the parsing thread, which raises it
+            self._error = error
+            while self._queue.get() is not self._DONE:
+                pass  # keep taking batches so that the parsing thread never blocks on a full queue
+        finally:
+            if writer is not None:
+                writer.close()
 
 
 def _encodings(schema: pa.Schema, layout: ColumnLayout) -> dict:

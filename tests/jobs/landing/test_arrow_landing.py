@@ -2,6 +2,7 @@
 Delta's own transaction: the files, the commit, the crash cases and what readers see."""
 
 import io
+from datetime import datetime, timezone
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -10,12 +11,12 @@ from delta.tables import DeltaTable
 from rich.console import Console
 
 from citylake import cli, lake
-from citylake.delta_files import ExternalAppend
+from citylake.delta_files import ColumnLayout, ExternalAppend
 from citylake.settings import lake_layout
 from citylake.trino import client
 from jobs.landing.job import land_inbox
 from jobs.landing.progress import LandingProgress, RichLandingProgress
-from jobs.landing.staging import batch_folder_name, delta_stats, row_hashes
+from jobs.landing.staging import Origin, ParquetSink, batch_folder_name, delta_stats, row_hashes
 from tests.packages import PSB_HEADER, csv_bytes, psb_rows, write_package
 
 TABLE = "raw.psb_household_registration"
@@ -49,6 +50,32 @@ def test_delta_statistics_come_from_every_row_group_of_the_footer(tmp_path):
     stats = delta_stats(collected[0], {"k", "n"})
     assert stats == {"numRecords": 4, "minValues": {"k": "a", "n": 1}, "maxValues": {"k": "c", "n": 9},
                      "nullCount": {"k": 1, "n": 0}, "tightBounds": True}
+
+
+def _sink(path):
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    layout = ColumnLayout.of(None, {"delta.columnMapping.mode": "name"})
+    return ParquetSink(path, layout, "a.jsonl", Origin("b", 1, "psb", "full", at, at)), layout
+
+
+def test_the_writing_thread_writes_every_batch_with_its_origin(tmp_path):
+    sink, layout = _sink(tmp_path / "ok.parquet")
+    with sink:
+        for start in (1, 3):
+            sink.put(pa.RecordBatch.from_pydict({"A": ["x", "y"], "_record": pa.array([start, start + 1])}))
+    written = pq.read_table(tmp_path / "ok.parquet")
+    assert written.column(layout.get("_record").physical).to_pylist() == [1, 2, 3, 4]
+    assert written.column(layout.get("_file").physical).to_pylist() == ["a.jsonl"] * 4
+    assert sink.metadata.num_rows == 4
+
+
+def test_a_failure_on_the_writing_thread_reaches_the_parsing_thread(tmp_path):
+    sink, _ = _sink(tmp_path / "bad.parquet")
+    with pytest.raises((ValueError, pa.ArrowInvalid)):
+        with sink:
+            sink.put(pa.RecordBatch.from_pydict({"A": ["x"], "_record": pa.array([1])}))
+            # a JSON lines file whose later lines bring a new key: the file's schema does not fit
+            sink.put(pa.RecordBatch.from_pydict({"A": ["y"], "B": ["z"], "_record": pa.array([2])}))
 
 
 @pytest.mark.spark
