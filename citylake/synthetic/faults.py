@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from citylake.catalog import Catalog, Resource
-from citylake.synthetic import identity, vocab
+from citylake.synthetic import identity
 from citylake.synthetic.model import FaultRates
 from citylake.synthetic.rng import Rand
 
@@ -30,7 +30,15 @@ OUTCOMES: dict[str, tuple[str, str | None]] = {
     "date_format": ("repaired", None),
     "gender_variant": ("repaired", None),
     "ethnicity_variant": ("repaired", None),
+    # cross-department conflicts (conflicts.py): persistent, found by cross-checking the base libraries
     "name_mismatch": ("conflict", None),
+    "birth_date_mismatch": ("conflict", None),
+    "deceased_not_registered": ("conflict", None),
+    "insured_after_death": ("conflict", None),
+    "employer_deregistered": ("conflict", None),
+    "unknown_residence_unit": ("conflict", None),
+    "taxpayer_name_mismatch": ("conflict", None),
+    "legal_rep_name_mismatch": ("conflict", None),
     "invalid_check_digit": ("quarantined", "invalid_check_digit"),
     "unknown_division_code": ("quarantined", "unknown_division_code"),
     "missing_required": ("quarantined", "missing_required"),
@@ -45,7 +53,7 @@ OUTCOMES: dict[str, tuple[str, str | None]] = {
 }
 ROW_FAULTS = ["unparseable_row", "duplicate_row", "missing_required", "invalid_check_digit", "unknown_division_code",
               "legacy_15_digit_id", "fullwidth_digits", "stray_spaces", "date_format", "gender_variant",
-              "ethnicity_variant", "name_mismatch"]
+              "ethnicity_variant"]
 QUARANTINING = {kind for kind, (outcome, _) in OUTCOMES.items() if outcome == "quarantined"}
 UNKNOWN_DIVISIONS = ["350599", "350509", "350510", "350588", "350520"]
 _MAINLAND_PROVINCES = {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41",
@@ -60,7 +68,6 @@ _ELEMENTS = {
     "date_format": {"date"},
     "gender_variant": {"gender"},
     "ethnicity_variant": {"ethnicity"},
-    "name_mismatch": {"person_name"},
     "unknown_division_code": {"division_code", "street_code"},
 }
 
@@ -119,9 +126,9 @@ class RowFaults:
             kind: [c.source for c in resource.columns if c.element in elements and c.source not in skip]
             for kind, elements in _ELEMENTS.items()
         }
-        # the household register owns persons' names: a different name elsewhere is a conflict
-        if resource.department == "psb":
-            self.columns_for["name_mismatch"] = []
+        # identifying columns: a conflict's rows are matched across departments by them
+        self.identifying = self.key_columns | {c.source for c in resource.columns
+                                               if c.element in ("resident_id", "uscc", "party_id", "unit_code")}
         self.columns_for["missing_required"] = [
             c.source for c in resource.columns
             if c.required and c.source not in self.key_columns and c.source not in skip]
@@ -140,13 +147,21 @@ class RowFaults:
         rows_id = table.column("_row").to_numpy()
         stream_key = self.rand.bits("fault-row", np.int64(self.sequence), rows_id).view(np.int64)
         budget = int(np.floor(n * self.resource.quarantine_limit * self.rates.quarantine_budget))
-        taken = np.zeros(n, dtype=bool)
+        # a row carrying a conflict gets no fault at all; the other rows of a conflict (and the
+        # protected ones, see conflicts.py) no quarantining fault and none on identifying columns
+        carries = (pc.is_valid(table.column("_conflict")).to_numpy(zero_copy_only=False)
+                   if "_conflict" in table.column_names else np.zeros(n, dtype=bool))
+        protected = (table.column("_protected").to_numpy(zero_copy_only=False) | carries
+                     if "_protected" in table.column_names else carries)
+        taken = carries.copy()
         planned: list[tuple[str, int, str]] = []  # (kind, row, column)
         for kind in ROW_FAULTS:
             candidates = self.columns_for.get(kind, [])
             if not candidates or self.rate(kind) <= 0:
                 continue
             hit = (self.rand.uniform(f"fault/{self.resource.qualified_code}/{kind}", stream_key) < self.rate(kind)) & ~taken
+            if kind in QUARANTINING:
+                hit &= ~protected
             rows = np.flatnonzero(hit)
             if rows.size == 0:
                 continue
@@ -157,6 +172,8 @@ class RowFaults:
                     break
                 column = candidates[column_index]
                 if column != "*" and not self._applies(kind, value):
+                    continue
+                if protected[row] and column in self.identifying:
                     continue
                 planned.append((kind, row, column))
                 taken[row] = True
@@ -235,8 +252,6 @@ class RowFaults:
                     and value[6:8] == "19" and value[6:10] < "1985")
         if kind in ("invalid_check_digit", "fullwidth_digits"):
             return len(value) >= 11
-        if kind == "name_mismatch":
-            return len(value) >= 2
         return True
 
     def _record(self, kind, key, column, true_value, delivered) -> FaultRecord:
@@ -263,14 +278,6 @@ class RowFaults:
         if kind == "ethnicity_variant":
             label = self.ethnicity_labels.get(value, value)
             return label if choice % 2 else label.removesuffix("族") or label
-        if kind == "name_mismatch":
-            for position in range(len(value) - 1, -1, -1):
-                if value[position] in vocab.NAME_VARIANTS:
-                    return value[:position] + vocab.NAME_VARIANTS[value[position]] + value[position + 1:]
-            replacement = vocab.GIVEN_MALE[choice % len(vocab.GIVEN_MALE)]
-            if replacement == value[-1]:
-                replacement = vocab.GIVEN_FEMALE[choice % len(vocab.GIVEN_FEMALE)]
-            return value[:-1] + replacement
         if kind == "unknown_division_code":
             if element == "street_code":
                 return value[:6] + "9" + f"{choice % 100:02d}"

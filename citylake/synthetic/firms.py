@@ -189,13 +189,28 @@ class Enterprises:
         updated0 = np.maximum(updated0, (est - self.start_day) * DAY_SECONDS + 9 * 3600)
         base = index < self.base
         active0 = status0 <= 1
-        closure = np.where(base & active0 & ~staffed, self.closures.day_of(np.where(base, index, 0)), NO_DAY)
+        closure = self._closure_day(index, status0, staffed)
         change = np.where(base & active0, self.changes.day_of(np.where(base, index, 0)), NO_DAY)
         appear = np.where(base, NO_DAY, self.births.day_of(index - self.base))
         updated0 = np.where(base, updated0, appear * DAY_SECONDS + 9 * 3600 + rand.integers("enterprise.reg-time", 8 * 3600, index))
         return EnterpriseFrame(index, uscc, name, text.pick([c for c, *_ in vocab.INDUSTRIES], self._industry(index)),
                                capital, est, status0, staffed, building, district, address, legal_rep, updated0,
                                closure, change, appear)
+
+    def _closure_day(self, index: np.ndarray, status0: np.ndarray, staffed: np.ndarray) -> np.ndarray:
+        # only enterprises without insured staff close: no employee is left insured with a closed one
+        base = index < self.base
+        return np.where(base & (status0 <= 1) & ~staffed, self.closures.day_of(np.where(base, index, 0)), NO_DAY)
+
+    def registration_at(self, index: np.ndarray, cut: int) -> tuple[np.ndarray, np.ndarray]:
+        """Registered by the cut?, and the status (index into vocab.ENTERPRISE_STATUS), without the
+        whole record (for the employers of insured persons)."""
+        index = np.asarray(index, dtype=np.int64)
+        status0 = self.status0(index)
+        closure = self._closure_day(index, status0, self.staffed(index))
+        closed = (closure != NO_DAY) & (closure < cut)
+        appear = np.where(index < self.base, NO_DAY, self.births.day_of(index - self.base))
+        return (appear == NO_DAY) | (appear < cut), np.where(closed, 2, status0)
 
     def present(self, frame: EnterpriseFrame, cut: int) -> np.ndarray:
         """Registered by the cut (cut = round number: events of days < cut are in)."""

@@ -6,6 +6,25 @@ generate_city(out_dir, persons, days, seed, start) writes
     <out>/late_inbox/<department>/<resource>/<batch_id>/   packages that arrive after the inbox was
         landed: the package missing from a sequence, a truncated package re-sent, replays
     <out>/truth/                                           the true city and every injected fault
+        persons/, enterprises/, units/, buildings/, streets/   true entities with valid_from/valid_to
+        faults.parquet     every injected fault and the outcome the lake is expected to reach
+        packages.parquet   every package, its arrival order and expected status
+        conflicts.parquet  every disagreement between departments that the deliveries hold once
+            every package is applied (held full extracts never are), injected or arising from the
+            generator's own timing; one row per source record (conflicts.py, conflict_truth.py):
+            entity    "person" | "enterprise"
+            key       the true 18-digit ID number, or the USCC
+            kind      name_mismatch, birth_date_mismatch, deceased_not_registered, insured_after_death,
+                      employer_deregistered, unknown_residence_unit, taxpayer_name_mismatch,
+                      legal_rep_name_mismatch
+            attribute name, birth_date, status, insurance_status, employer_status, unit_code, legal_rep_name
+            source_a  the owning side, e.g. psb.household_registration; value_a its standard value
+                      (names as text, dates YYYY-MM-DD, codes as codes; null when the side is absent)
+            source_b  the disagreeing side; value_b its standard value
+            cause     "injected", or why it arose: "lag" (a department's last extract predates the
+                      change the other has)
+            record    the source_b record's key as text (social insurance "id|险种", the property
+                      unit number, the certificate number, "uscc|SSQ" of the latest tax period, ...)
     <out>/city.json                                        what was generated, in numbers
 
 Nothing is held for the whole city at once: entities are generated chunk by chunk from their
@@ -35,11 +54,13 @@ import pyarrow.parquet as pq
 
 from citylake.catalog import Catalog, Resource, load_catalog, load_divisions
 from citylake.synthetic import truth
+from citylake.synthetic.conflict_truth import conflict_tables
+from citylake.synthetic.conflicts import CONFLICTS_SCHEMA, ConflictPlan
 from citylake.synthetic.faults import FaultRecord, RowFaults
 from citylake.synthetic.model import DEFAULT_FAULTS, DEFAULT_MODEL, CityModel, FaultRates
 from citylake.synthetic.packages import PackageInfo, PackageWriter, encode_rows, truncate_file
 from citylake.synthetic.resources import FAMILIES, builder_for, changes, cut_seconds, order_columns, present_rows
-from citylake.synthetic.schedule import Delivery, delivery_schedule
+from citylake.synthetic.schedule import Delivery, delivery_schedule, district_missing_target, final_cuts
 from citylake.synthetic.world import SyntheticCity
 
 DEFAULT_START = date(2026, 1, 1)
@@ -56,7 +77,6 @@ PACKAGE_FAULT_TARGETS = {
     "conflicting_replay": ("psb.residence_permit", 0.5),
     "sequence_gap": ("grid.event", 0.6),
 }
-DISTRICT_MISSING_CANDIDATES = ["amr.enterprise_registration", "hcb.building", "psb.household_registration"]
 # a package fault needs a package with at least this many rows; an emptier one passes it on
 MINIMUM_ROWS = {"replay": 1, "truncated_file": 3, "conflicting_replay": 1}
 FAULT_COLUMNS = ["kind", "department", "resource", "batch_id", "sequence", "file", "line", "key", "column",
@@ -153,7 +173,8 @@ def _layout_notes() -> dict[str, str]:
                         "a truncated package re-sent intact, a replay and a conflicting replay",
             TRUTH: "ground truth (Parquet): persons/, enterprises/, units/, buildings/, streets/ (true entities "
                    "with valid_from/valid_to history), faults.parquet (every injected fault and its expected "
-                   "outcome), packages.parquet (every package, its arrival order and expected status)"}
+                   "outcome), packages.parquet (every package, its arrival order and expected status), "
+                   "conflicts.parquet (every disagreement between departments once every package is applied)"}
 
 
 def _clear_previous_output(out_dir: Path) -> None:
@@ -179,8 +200,14 @@ class _Settings:
     out_dir: Path
 
     def city(self) -> SyntheticCity:
-        return SyntheticCity(load_catalog(self.conf_dir), load_divisions(self.conf_dir), self.persons, self.days,
+        city = SyntheticCity(load_catalog(self.conf_dir), load_divisions(self.conf_dir), self.persons, self.days,
                              self.seed, self.start, self.model)
+        # conflicts are decided against each resource's final state: a full extract held by the
+        # delete guard never is one
+        schedule = delivery_schedule(city.catalog, self.start, self.days)
+        held = district_missing_target(schedule) if self.faults.district_missing else None
+        city.conflicts = ConflictPlan(city, self.faults, final_cuts(schedule, held))
+        return city
 
     def chunk_bounds(self, city: SyntheticCity, family: str) -> list[tuple[int, int]]:
         size = FAMILIES[family].size(city)
@@ -222,11 +249,13 @@ class _ChunkMaker:
                                delivery.batch_id, delivery.sequence)
             injected = faults.inject(table)
             data = injected.table.select(package_columns(delivery))
+            records = injected.records + self.city.conflicts.records(
+                injected.table, delivery.resource.qualified_code, delivery.batch_id, delivery.sequence, first=True)
             if delivery.resource.format == "xlsx":
-                out[delivery.key] = _Rows(data.num_rows, None, data, injected.records)
+                out[delivery.key] = _Rows(data.num_rows, None, data, records)
             else:
                 out[delivery.key] = _Rows(data.num_rows, encode_rows(data, delivery.resource, injected.raw_lines), None,
-                                          injected.records)
+                                          records)
         truth_rows = {}
         if family in TRUTH_TABLES:
             name, history = TRUTH_TABLES[family]
@@ -359,11 +388,9 @@ class _Run:
             else:
                 skipped.append(f"{kind}: no {code} incremental package on day {wanted} or later")
         if self.faults.district_missing:
-            periodic = [d for d in self.schedule if d.round > 0 and d.mode == "full"
-                        and d.resource.qualified_code in DISTRICT_MISSING_CANDIDATES]
-            periodic.sort(key=lambda d: (DISTRICT_MISSING_CANDIDATES.index(d.resource.qualified_code), d.round))
-            if periodic:
-                targets["district_missing"] = periodic[0]
+            target = district_missing_target(self.schedule)
+            if target is not None:
+                targets["district_missing"] = target
             else:
                 skipped.append("district_missing: no periodic full extract in the simulated days")
         return targets, skipped
@@ -388,6 +415,23 @@ class _Run:
                     progress.advance(task)
         self.sink.close()
         self._write_packages_table()
+        self._write_conflicts_table()
+
+    def _write_conflicts_table(self) -> None:
+        chunks = {family: self.settings.chunk_bounds(self.city, family) for family in ("person", "unit", "enterprise")}
+        path = self.out_dir / TRUTH / "conflicts.parquet"
+        rows = 0
+        with pq.ParquetWriter(path, CONFLICTS_SCHEMA, compression="zstd") as writer:
+            for table in conflict_tables(self.city.conflicts, chunks):
+                writer.write_table(table)
+                rows += table.num_rows
+        self.truth_rows["conflicts"] = rows
+        target = self.targets.get("district_missing")
+        landed = [p for p in self.package_rows if target is not None and p["batch_id"] == target.batch_id
+                  and p["expected_status"] == "landed"]
+        if landed and self.city.conflicts.cuts[target.resource.qualified_code] < target.cut:
+            self.skipped.append(f"conflicts: {target.batch_id} landed with a district missing; conflicts.parquet "
+                                f"takes the state before it")
 
     def _progress(self):
         if not self.progress_enabled:
@@ -454,7 +498,18 @@ class _Run:
         else:
             self._write_rows(package, self._incremental_rows(delivery))
             self._append_stale_rows(package, delivery)
+            self._record_suppressed_updates(delivery)
         self._finish(package)
+
+    def _record_suppressed_updates(self, delivery: Delivery) -> None:
+        """Deaths psb or hrss leaves out of this package on purpose (a conflict, not a row)."""
+        builder = builder_for(delivery.resource)
+        if builder.family != "person":
+            return
+        context = self._context("person", delivery.previous_cut, delivery.cut)
+        self.sink.add(self.city.conflicts.suppressed_updates(delivery.resource.qualified_code, context,
+                                                             delivery.previous_cut, delivery.cut, delivery.batch_id,
+                                                             delivery.sequence))
 
     def _context(self, family: str, previous_cut: int, cut: int):
         """Entities changed between two cuts, shared by the resources delivered for the same span."""
@@ -488,7 +543,11 @@ class _Run:
         first = package.writer.rows_written
         package.writer.write(injected.table, injected.raw_lines)
         package.keep(injected.table, injected.raw_lines)
-        self._locate(package, injected.records, first)
+        delivery = package.delivery
+        # a record's first delivery is an insert of an incremental; a periodic full extract repeats it
+        conflicts = [] if delivery.mode == "full" else self.city.conflicts.records(
+            injected.table, delivery.resource.qualified_code, delivery.batch_id, delivery.sequence, first=False)
+        self._locate(package, injected.records + conflicts, first)
 
     def _missing_district(self) -> int:
         return int(np.argmax([d.population for d in self.city.layout.districts]))

@@ -21,6 +21,11 @@ class CityModel:
     owner_occupied_share: float = 0.75     # registered residents' homes owned by the household head
     birth_rate: float = 0.0085
     death_rate: float = 0.007
+    # deaths of the years before the start that the departments still hold records of (a
+    # cancelled registration, terminated insurance, a death certificate): at `death_rate`, tripled
+    # for those aged 60 or more - a synthetic mortality, high for the young, so that a small city
+    # has a few deceased insured persons to cross-check
+    death_record_years: float = 5.0
     move_rate: float = 0.05                # moves within the city
     domicile_follows_move: float = 0.6     # movers who also transfer their household registration
     emigration_rate: float = 0.01          # moves out of the city
@@ -55,7 +60,17 @@ class FaultRates:
     date_format: float = 0.01
     gender_variant: float = 0.01
     ethnicity_variant: float = 0.01
-    name_mismatch: float = 0.005
+    # cross-department conflicts (关联比对): a department's record is wrong in its own system, so
+    # the wrong value is in every delivery of the record. Each a share of the eligible records
+    # (see conflicts.py for what is eligible); rare eligible records get higher rates.
+    name_mismatch: float = 0.006           # of persons, per department holding them (hrss, grid, health, hcb)
+    birth_date_mismatch: float = 0.06      # of birth certificates
+    deceased_not_registered: float = 0.4   # of deceased registered residents: psb never records the death
+    insured_after_death: float = 0.6       # of deceased insured persons: hrss never terminates the insurance
+    employer_deregistered: float = 0.01    # of steadily insured persons: hrss holds a deregistered employer
+    unknown_residence_unit: float = 0.01   # of persons seen by grid workers: a unit code hcb does not have
+    taxpayer_name_mismatch: float = 0.04   # of taxpayers: tax holds another name
+    legal_rep_name_mismatch: float = 0.1   # of persons, as legal representatives: amr holds another name
     duplicate_row: float = 0.003
     unknown_division_code: float = 0.003
     missing_required: float = 0.003

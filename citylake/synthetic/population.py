@@ -132,6 +132,10 @@ class PersonState:
     permit_changed: np.ndarray
     insurance_changed: np.ndarray
     grid_changed: np.ndarray
+    # what the register and the insurance would say had the department never learned of a death
+    registered_changed_unless_death: np.ndarray
+    insurance_status_unless_death: np.ndarray
+    insurance_changed_unless_death: np.ndarray
 
 
 class Population:
@@ -280,11 +284,25 @@ class Population:
         district = self._district_of_unit(self.layout.unit_of_residential(household))
         _, birth, _ = self._id_parts(candidate[adults], self.household_type(household), district)
         age = (self.start_day - birth) / YEAR_DAYS
-        ok[adults] = (age >= 22) & (age <= 80)
+        # the dead own nothing new and represent no enterprise
+        ok[adults] = (age >= 22) & (age <= 80) & (self.death_before_start(candidate[adults], birth) == NO_DAY)
         ok = ok.reshape(tries.shape)
         head_of_first = tries[:, 0] - self.layout.member_of_person(tries[:, 0])
         chosen = tries[np.arange(len(keys)), ok.argmax(axis=1)]
         return np.where(ok.any(axis=1), chosen, head_of_first)
+
+    def death_before_start(self, person: np.ndarray, birth: np.ndarray) -> np.ndarray:
+        """The day (before the start, negative) base persons died whose records the departments
+        still hold, or NO_DAY: at the death rate over the recorded years, tripled from age 60."""
+        years = self.model.death_record_years
+        if years <= 0 or len(person) == 0:
+            return np.full(len(person), NO_DAY, dtype=np.int64)
+        age = (self.start_day - birth) / YEAR_DAYS
+        chance = self.model.death_rate * years * np.where(age >= 60, 3.0, 1.0)
+        died = self.rand.uniform("death.before-start", person) < chance
+        # day -1 would read as NO_DAY: the last possible day of death is the day before that
+        day = -2 - self.rand.integers("death.before-start.day", max(1, int(years * 365) - 2), person)
+        return np.where(died, day, NO_DAY)
 
     def _district_of_unit(self, unit: np.ndarray) -> np.ndarray:
         return self.layout.street_district[self.layout.street_of_building(self.layout.building_of_unit(unit))]
@@ -332,11 +350,15 @@ class Population:
         insurance = (1 | 4 | np.where(rand.uniform("insurance.210", person) < 0.85, 2, 0)
                      | np.where(rand.uniform("insurance.410", person) < 0.9, 8, 0))
         wage = self._wages(person)
+        died_before = self.death_before_start(person, birth)
         enrol = self._enrol_days(person, birth, employer)
+        # nobody enrols after their death
+        enrol = np.where(died_before != NO_DAY, np.minimum(enrol, self.start_day + died_before - 1), enrol)
         registered0 = self._past_seconds(person, "person.registered", np.maximum(birth, self.start_day - 15 * 365))
         collected0 = self._past_seconds(person, "person.collected", np.full(n, self.start_day - 730))
         permit_until0 = self._permit_until(person, htype)
-        events, seconds, move_unit, move_domicile, new_employer = self._events(person, htype, birth, employer)
+        events, seconds, move_unit, move_domicile, new_employer = self._events(person, htype, birth, employer,
+                                                                               died_before)
         return PersonFrame(
             index=person, kind=np.full(n, BASE), residence_type=htype, household=household, unit0=unit0, role=role,
             gender=gender, id_number=id_number, name=name, birth_day=birth, ethnicity=ethnicity,
@@ -392,12 +414,12 @@ class Population:
         until = np.where(renewal != NO_DAY, self.start_day + renewal, later)
         return np.where(htype == MIGRANT, until, -1)
 
-    def _events(self, person, htype, birth, employer):
+    def _events(self, person, htype, birth, employer, died_before):
         rand = self.rand
         day = {kind: stream.day_of(person) for kind, stream in self.events.items()}
         age_at_death = (self.start_day + day["death"] - birth) / YEAR_DAYS
         accepted = (age_at_death >= 60) | (rand.uniform("death.accept", person) < 0.02)
-        day["death"] = np.where(accepted, day["death"], NO_DAY)
+        day["death"] = np.where(died_before != NO_DAY, died_before, np.where(accepted, day["death"], NO_DAY))
         employed = employer >= 0
         new_employer = self.enterprises.draw_employers(person, "person.employer.new")
         day["job_change"] = np.where(employed & (new_employer >= 0) & (new_employer != employer), day["job_change"], NO_DAY)
@@ -414,6 +436,10 @@ class Population:
         for kind in ("move", "job_change", "job_loss", "grid_visit", "permit_renewal"):
             day[kind] = np.where(day[kind] >= gone, NO_DAY, day[kind])
         seconds = {kind: self.events[kind].seconds(person, day[kind]) for kind in PERSON_EVENTS}
+        # event streams time only the simulated days; a death before the start has its own time
+        before = died_before != NO_DAY
+        seconds["death"] = np.where(before, died_before * DAY_SECONDS + 8 * 3600
+                                    + rand.integers("death.before-start.time", 12 * 3600, person), seconds["death"])
         move_unit = self.vacant_unit(person, "person.move.unit")
         move_domicile = (htype == LOCAL) & (rand.uniform("person.move.domicile", person) < self.model.domicile_follows_move)
         return day, seconds, move_unit, move_domicile, new_employer
@@ -586,15 +612,18 @@ class Population:
         relation = np.where(transfers, HEAD_REL, frame.relation0)
         employer = np.where(happened("job_change"), frame.new_employer, frame.employer0)
         insurance_status = np.where(~present, 2, np.where(happened("job_loss"), 1, 0))
+        insurance_status_unless_death = np.where(~appeared | left, 2, np.where(happened("job_loss"), 1, 0))
         renewed = happened("permit_renewal")
         permit_until = np.where(renewed, frame.permit_until0 + 365, frame.permit_until0)
         collected = latest(frame.collected0, ["grid_visit", "move"])
         enrol_seconds = ((frame.enrol_day - self.start_day) * DAY_SECONDS + 8 * 3600
                          + self.rand.integers("person.enrolled.time", 9 * 3600, frame.index))
         enrol_seconds = np.where(frame.kind == ARRIVAL, frame.appear_seconds + 6 * 3600, enrol_seconds)
-        registered_changed = latest(frame.registered0, ["death", "emigration"])
-        registered_changed = np.where(transfers, np.maximum(registered_changed, frame.event_seconds["move"]),
-                                      registered_changed)
+        registered_changed_unless_death = latest(frame.registered0, ["emigration"])
+        registered_changed_unless_death = np.where(
+            transfers, np.maximum(registered_changed_unless_death, frame.event_seconds["move"]),
+            registered_changed_unless_death)
+        registered_changed = latest(registered_changed_unless_death, ["death"])
         permit_changed0 = np.where(frame.kind == ARRIVAL, frame.registered0,
                                    (frame.permit_until0 - 365 - self.start_day) * DAY_SECONDS + 8 * 3600
                                    + self.rand.integers("permit.time", 9 * 3600, frame.index))
@@ -605,4 +634,7 @@ class Population:
             permit_changed=latest(permit_changed0, ["death", "emigration", "move", "permit_renewal"]),
             insurance_changed=latest(enrol_seconds, ["job_change", "job_loss", "death", "emigration"]),
             grid_changed=latest(frame.collected0, ["grid_visit", "move", "death", "emigration"]),
+            registered_changed_unless_death=registered_changed_unless_death,
+            insurance_status_unless_death=insurance_status_unless_death,
+            insurance_changed_unless_death=latest(enrol_seconds, ["job_change", "job_loss", "emigration"]),
         )

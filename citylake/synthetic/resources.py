@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from citylake.catalog import Resource
 from citylake.synthetic import text, vocab
-from citylake.synthetic.events import DAY_SECONDS
+from citylake.synthetic.events import DAY_SECONDS, NO_DAY
 from citylake.synthetic.firms import EnterpriseFrame, LicenseFrame, PenaltyFrame, authority_names
 from citylake.synthetic.gridevents import HISTORY_DAYS, LONGEST_DAYS, GridEventFrame
 from citylake.synthetic.layout import FEMALE
@@ -32,7 +32,9 @@ from citylake.synthetic.population import (INSURANCE_STATUS, INSURANCE_TYPES, LO
 from citylake.synthetic.rng import Permutation
 from citylake.synthetic.world import PropertyFrame, SyntheticCity
 
-META_COLUMNS = ["_present", "_key", "_row", "_entity", "_district", "_changed", "_newer"]
+# conflict columns (conflicts.py): rows kept clear of quarantining faults, and the injected conflict a row carries
+META_COLUMNS = ["_present", "_key", "_row", "_entity", "_district", "_changed", "_newer",
+                "_protected", "_conflict", "_conflict_column", "_conflict_true", "_conflict_record"]
 CUT_SECONDS = 2 * 3600  # extracts are cut at 02:00 of the delivery day
 KEY_SEPARATOR = "|"
 
@@ -286,11 +288,16 @@ def grid_event(ctx: GridEventContext, cut: int) -> pa.Table:
 # ---------------------------------------------------------------------------- health
 
 
+def birth_certified(city: SyntheticCity, f: PersonFrame) -> np.ndarray:
+    """Persons whose birth certificate health delivers: registered residents born in the last ten years."""
+    return (f.residence_type == LOCAL) & (f.birth_day >= city.start_day - 10 * 365)
+
+
 def vital_event(ctx: PersonContext, cut: int) -> pa.Table:
     city, f, st = ctx.city, ctx.frame, ctx.state(cut)
     n = len(f)
     start_day = city.start_day
-    births_certified = (f.residence_type == LOCAL) & (f.birth_day >= start_day - 10 * 365)
+    births_certified = birth_certified(city, f)
     died = ~st.alive & st.appeared
     death_day = f.event_day["death"]
     death_seconds = f.event_seconds["death"]
@@ -311,7 +318,7 @@ def vital_event(ctx: PersonContext, cut: int) -> pa.Table:
                                   text.join("S", text.integers(numbers.forward(2 * f.index + 1), 9))]),
         "ZJHM": pa.concat_arrays([f.id_number, f.id_number]), "XM": pa.concat_arrays([f.name, f.name]),
         "SJLX": pa.array(["出生"] * n + ["死亡"] * n, pa.string()),
-        "SJRQ": text.dates(both([f.birth_day, start_day + np.maximum(death_day, 0)])),
+        "SJRQ": text.dates(both([f.birth_day, start_day + np.where(death_day == NO_DAY, 0, death_day)])),
         "JGMC": pa.concat_arrays([hospital, pc.if_else(pa.array(at_hospital), hospital, clinic)]),
         "BGSJ": text.timestamps(both([birth_changed, death_changed]), city.start),
     }
@@ -479,6 +486,22 @@ BUILDERS: dict[str, Builder] = {
     "hcb.property_registration": Builder("unit", property_registration),
     "nrp.street": Builder("street", street),
 }
+
+
+def _with_conflicts(code: str, rows: Callable) -> Callable:
+    """The builder's rows with the city's cross-department conflicts in them (when it has any)."""
+    def build(ctx, *args):
+        table = rows(ctx, *args)
+        plan = ctx.city.conflicts
+        if plan is None:
+            return table
+        # potential rows take (ctx, cut); tax takes (ctx, window, cut, full)
+        cut, full = (args[0], True) if len(args) == 1 else (args[1], args[2])
+        return plan.apply(code, ctx, table, cut, full)
+    return build
+
+
+BUILDERS = {code: Builder(b.family, _with_conflicts(code, b.rows), b.potential_rows) for code, b in BUILDERS.items()}
 
 
 def builder_for(resource: Resource) -> Builder:

@@ -10,6 +10,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from citylake.catalog import Catalog, Resource
 
 CHINA = timezone(timedelta(hours=8))
+# a periodic full extract of one of these, the first in this order, is delivered with a district missing
+DISTRICT_MISSING_CANDIDATES = ["amr.enterprise_registration", "hcb.building", "psb.household_registration"]
 # cut times: the initial load at night, daily increments at 02:00, periodic full extracts after them
 INITIAL_CUT, INCREMENTAL_CUT, FULL_CUT = time(1, 0), time(2, 0), time(3, 0)
 
@@ -69,3 +71,21 @@ def delivery_schedule(catalog: Catalog, start: date, days: int) -> list[Delivery
             last_incremental[code] = round_
         deliveries.append(Delivery(resource, sequences[code], round_, mode, round_, previous, extracted))
     return deliveries
+
+
+def district_missing_target(schedule: list[Delivery]) -> Delivery | None:
+    """The periodic full extract delivered with a district missing (held by the delete guard)."""
+    periodic = [d for d in schedule if d.round > 0 and d.mode == "full"
+                and d.resource.qualified_code in DISTRICT_MISSING_CANDIDATES]
+    periodic.sort(key=lambda d: (DISTRICT_MISSING_CANDIDATES.index(d.resource.qualified_code), d.round))
+    return periodic[0] if periodic else None
+
+
+def final_cuts(schedule: list[Delivery], held: Delivery | None = None) -> dict[str, int]:
+    """Each resource's state cut once every package is applied: the cut of its last delivery that
+    is not `held` (a full extract the delete guard holds is never applied)."""
+    cuts: dict[str, int] = {}
+    for delivery in schedule:
+        if held is None or delivery.key != held.key:
+            cuts[delivery.resource.qualified_code] = max(cuts.get(delivery.resource.qualified_code, 0), delivery.cut)
+    return cuts

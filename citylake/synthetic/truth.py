@@ -93,8 +93,10 @@ def person_history(ctx: PersonContext) -> pa.Table:
     population, layout, housing = city.population, city.layout, city.housing
     first_cut = np.where(frame.appear_day == NO_DAY, 0, frame.appear_day + 1)
     first_seconds = np.where(frame.appear_day == NO_DAY, 0, frame.appear_seconds)
-    position, cut, start, ends = _versions(first_seconds, first_cut,
-                                           [(frame.event_day[k], frame.event_seconds[k]) for k in PERSON_CHANGES])
+    # a death before the start is part of the first version, not a change
+    changes = [(np.where(frame.event_day[k] < 0, NO_DAY, frame.event_day[k]), frame.event_seconds[k])
+               for k in PERSON_CHANGES]
+    position, cut, start, ends = _versions(first_seconds, first_cut, changes)
     parts = []
     for value in np.unique(cut):
         rows = np.flatnonzero(cut == value)

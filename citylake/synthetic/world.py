@@ -99,6 +99,8 @@ class SyntheticCity:
         self.tax = TaxDeclarations(self.enterprises, self.rand, model, start)
         self.grid_events = GridEvents(self.layout, self.rand, model, days)
         self.properties = Properties(self.layout, self.population, self.enterprises, self.rand, model, start, days)
+        # cross-department conflicts (a conflicts.ConflictPlan), attached by the generator
+        self.conflicts = None
 
     def date_of(self, day: int) -> date:
         return date.fromordinal(self.start.toordinal() + day)
