@@ -69,3 +69,57 @@ def count_rows(path: Path, manifest: dict) -> int:
     return sum(1 for _ in _read(path, manifest))
 
 
+
+
+REPAIRED = {"legacy_15_digit_id", "fullwidth_digits", "stray_spaces", "date_format", "gender_variant",
+            "ethnicity_variant"}
+QUARANTINED = {"invalid_check_digit", "unknown_division_code", "missing_required", "unparseable_row", "duplicate_row"}
+
+
+def applied_packages(packages: list[dict], department: str, resource: str) -> list[dict]:
+    """The packages of a resource a lake applies once every wave is landed, in sequence order: held
+    ones once their gap is filled, a truncated package's intact re-send, never a full extract the
+    delete guard holds, a replay or a conflicting replay."""
+    chosen: dict[int, dict] = {}
+    for package in packages:
+        if (package["department"], package["resource"]) != (department, resource):
+            continue
+        applies = package["expected_status"] == "landed" or (
+            package["expected_status"] == "held" and package["fault"] != "district_missing")
+        if applies and package["fault"] != "replay":
+            chosen.setdefault(package["sequence"], package)
+    return [chosen[sequence] for sequence in sorted(chosen)]
+
+
+def final_state(city: Path, resource, packages: list[dict], faults: list[dict]) -> dict[str, dict]:
+    """Each record's last applied version, by its true key ("a|b" for compound keys): full extracts
+    replace the state, incremental rows upsert or delete when not older than the version held;
+    quarantined rows are left out and repaired values are put back to their true value."""
+    quarantined = {(f["batch_id"], f["file"], f["line"]) for f in faults if f["kind"] in QUARANTINED and f["line"]}
+    true_key = {(f["batch_id"], f["file"], f["line"]): f["key"] for f in faults if f["line"] and f["key"]}
+    repaired: dict[tuple, dict[str, str]] = {}
+    for f in faults:
+        if f["kind"] in REPAIRED and f["line"]:
+            repaired.setdefault((f["batch_id"], f["file"], f["line"]), {})[f["column"]] = f["true_value"]
+    state: dict[str, dict] = {}
+    time_column, operation = resource.change_time_column, resource.operation_column
+    for package in applied_packages(packages, resource.department, resource.code):
+        folder = city / package["path"]
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        if manifest["mode"] == "full":
+            state = {}
+        for row in rows(folder, manifest):
+            place = (row.batch_id, row.file, row.line)
+            if row.values is None or place in quarantined:
+                continue
+            values = {**row.values, **repaired.get(place, {})}
+            key = true_key.get(place) or "|".join(values[column] for column in resource.key)
+            held = state.get(key)
+            if manifest["mode"] == "incremental" and held is not None and time_column \
+                    and values[time_column] < held[time_column]:
+                continue  # a late row: an older version than the one held
+            if manifest["mode"] == "incremental" and values.get(operation) == "D":
+                state.pop(key, None)
+            else:
+                state[key] = values
+    return state
