@@ -61,7 +61,6 @@ PERSON_RESOURCES = [PSB, PERMIT, HRSS, GRID, HEALTH]
 CONFLICTS_SCHEMA = pa.schema([(name, pa.string()) for name in (
     "entity", "key", "kind", "attribute", "source_a", "value_a", "source_b", "value_b", "cause", "record")])
 DEREGISTERED = (2, 3)  # 注销, 吊销 in vocab.ENTERPRISE_STATUS
-_STATUS_NAMES = [s for s, _ in vocab.ENTERPRISE_STATUS]
 _ORG_FORM_SWAPS = [("股份有限公司", "有限公司"), ("有限责任公司", "有限公司"), ("有限公司", "有限责任公司")]
 
 
@@ -91,15 +90,14 @@ def other_org_name(name: str, choice: int) -> str:
 
 
 def _replace(table: pa.Table, column: str, rows: np.ndarray, values: pa.Array | list) -> pa.Table:
+    """The table with `values` in `column` at `rows` (ascending, as np.flatnonzero gives them)."""
     if rows.size == 0:
         return table
     mask = np.zeros(table.num_rows, dtype=bool)
     mask[rows] = True
-    order = np.argsort(rows, kind="stable")
-    replacement = values.take(pa.array(order)) if isinstance(values, pa.Array) else pa.array(
-        [values[i] for i in order], table.schema.field(column).type)
-    column_values = pc.replace_with_mask(table.column(column).combine_chunks(), pa.array(mask),
-                                         replacement.cast(table.schema.field(column).type))
+    kind = table.schema.field(column).type
+    replacement = values if isinstance(values, pa.Array) else pa.array(list(values), kind)
+    column_values = pc.replace_with_mask(table.column(column).combine_chunks(), pa.array(mask), replacement.cast(kind))
     return table.set_column(table.schema.get_field_index(column), column, column_values)
 
 
@@ -379,8 +377,9 @@ class ConflictPlan:
         kinds, columns = picked.column("_conflict").to_pylist(), picked.column("_conflict_column").to_pylist()
         true_values, keys = picked.column("_conflict_true").to_pylist(), picked.column("_key").to_pylist()
         out = []
-        for row, kind, column, true_value, key in zip(rows.tolist(), kinds, columns, true_values, keys):
-            delivered = picked.column(column)[len(out)].as_py()
+        for number, (row, kind, column, true_value, key) in enumerate(zip(rows.tolist(), kinds, columns, true_values,
+                                                                          keys)):
+            delivered = picked.column(column)[number].as_py()
             out.append(FaultRecord(kind, department, resource, batch_id, sequence, row, key, column, true_value,
                                    delivered, "persistent: the department's record holds this value in every delivery"))
         return out
