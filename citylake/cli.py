@@ -77,6 +77,25 @@ def cmd_integrate(args: argparse.Namespace) -> None:
     console.print(integration_summary(entries))
 
 
+def cmd_base(args: argparse.Namespace) -> None:
+    """Build the base libraries from the integrated layer: current state, history, conflicts."""
+    from citylake.spark import spark_session
+    from jobs.base.job import build
+
+    with console.status("base libraries") as status:
+        built = build(spark_session(), progress=lambda step: status.update(f"base libraries: {step}"))
+    console.print(base_summary(built))
+
+
+def base_summary(built) -> Table:
+    table = Table(title=f"Base libraries built in {built.seconds:.0f} s")
+    table.add_column("table", no_wrap=True)
+    table.add_column("rows", justify="right")
+    for name, rows in built.rows.items():
+        table.add_row(f"lake.{name}", f"{rows:,}")
+    return table
+
+
 def integration_summary(entries: list) -> Table:
     """Per resource: batches applied and rejected; rows in, quarantined, warned; changes applied."""
     table = Table(title="Integration summary")
@@ -206,6 +225,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         entries += land_inbox(spark_session(), wave)
     console.print(landing_summary(entries))
     cmd_integrate(argparse.Namespace(resource=[]))
+    cmd_base(args)
     cmd_trino(argparse.Namespace(action="start"))
     result = client.run_query(profile(), "SELECT count(*) FROM lake.raw.psb_household_registration")
     console.print(f"\nSELECT count(*) FROM lake.raw.psb_household_registration  →  {result[0][0]}")
@@ -253,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     integrate = commands.add_parser("integrate", help=cmd_integrate.__doc__)
     integrate.add_argument("resource", nargs="*", help="<department>.<resource> to integrate (default: all)")
     integrate.set_defaults(func=cmd_integrate)
+
+    commands.add_parser("base", help=cmd_base.__doc__).set_defaults(func=cmd_base)
 
     corrections = commands.add_parser("corrections", help=cmd_corrections.__doc__)
     corrections.add_argument("department", nargs="*", help="departments (default: every one with open corrections)")

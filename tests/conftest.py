@@ -116,3 +116,22 @@ def integrated_city(spark, settings, catalog, tmp_path_factory):
     for inbox in (city / "inbox", city / "late_inbox", city / "inbox"):
         land_inbox(spark, inbox, catalog)
     return city, integrate(spark, catalog)
+
+
+@pytest.fixture()
+def edited_conf(tmp_path):
+    """A copy of conf/ with one YAML file edited: `edited_conf("rules.yml", edit)` -> the folder,
+    where `edit` changes the file's parsed content in place."""
+    import yaml
+
+    from citylake.catalog import DEFAULT_CONF_DIR
+
+    def edit_copy(name, edit):
+        conf = tmp_path / "conf"
+        shutil.copytree(DEFAULT_CONF_DIR, conf, ignore=shutil.ignore_patterns("secrets.yml", "profiles"))
+        raw = yaml.safe_load((conf / name).read_text(encoding="utf-8"))
+        edit(raw)
+        (conf / name).write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+        return conf
+
+    return edit_copy

@@ -1,11 +1,8 @@
 """Quality rules in conf/rules.yml: loaded, merged with the defaults, and checked against the catalog."""
 
-import shutil
-
 import pytest
-import yaml
 
-from citylake.catalog import DEFAULT_CONF_DIR, CatalogError, load_catalog
+from citylake.catalog import CatalogError, load_catalog
 from citylake.rules import load_rules
 
 
@@ -19,15 +16,6 @@ def test_each_resource_gets_the_defaults_and_its_own_referential_rules(catalog):
     assert street.referential == [] and street.timeliness.grace_days["yearly"] > 0
 
 
-def _conf_with(tmp_path, edit):
-    conf = tmp_path / "conf"
-    shutil.copytree(DEFAULT_CONF_DIR, conf, ignore=shutil.ignore_patterns("secrets.yml", "profiles"))
-    raw = yaml.safe_load((conf / "rules.yml").read_text(encoding="utf-8"))
-    edit(raw)
-    (conf / "rules.yml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    return conf
-
-
 @pytest.mark.parametrize("edit, expected", [
     (lambda r: r["defaults"]["validity"].update(action="drop"), "defaults.validity.action"),
     (lambda r: r["defaults"].update(completness={"action": "warn"}), "completness: unknown key"),
@@ -39,8 +27,8 @@ def _conf_with(tmp_path, edit):
     (lambda r: r["resources"].update({"psb.household_registration": {"validity": {
         "action": "warn", "columns": {"GMSFHN": "reject"}}}}), "validity.columns.GMSFHN: not a column"),
 ])
-def test_a_broken_rules_file_names_the_field(tmp_path, edit, expected):
-    conf = _conf_with(tmp_path, edit)
+def test_a_broken_rules_file_names_the_field(edited_conf, edit, expected):
+    conf = edited_conf("rules.yml", edit)
     with pytest.raises(CatalogError, match="rules.yml") as error:
         load_rules(load_catalog(conf), conf)
     assert expected in str(error.value)
