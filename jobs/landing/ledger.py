@@ -10,6 +10,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from citylake import lake
+from citylake.delta_files import append_rows
+from citylake.settings import lake_layout
 from jobs.landing.manifest import now
 
 LEDGER = "ops.batch_ledger"
@@ -63,9 +65,15 @@ class LedgerEntry:
 
 
 def record(spark: SparkSession, entry: LedgerEntry) -> None:
-    """Append one package's outcome to the ledger."""
-    frame = spark.createDataFrame([entry.as_row()], LEDGER_SCHEMA)
-    lake.write_table(frame, LEDGER, "append")
+    """Append one package's outcome to the ledger, as one Delta commit of one Arrow-written file
+    (a DataFrame write of one row would run Spark jobs for it)."""
+    try:
+        folder = lake.table_folder(LEDGER)
+    except ValueError:  # a warehouse off the local disk (s3a://): Arrow cannot write there, Spark can
+        lake.write_table(spark.createDataFrame([entry.as_row()], LEDGER_SCHEMA), LEDGER, "append")
+        return
+    append_rows(spark, lake.table_uri(LEDGER), folder, LEDGER_SCHEMA, [entry.as_row()], lake_layout().table_properties)
+    lake.publish(LEDGER)
 
 
 @dataclass
@@ -113,8 +121,9 @@ def resource_history(spark: SparkSession, department: str, resource: str) -> Res
             .where((F.col("department") == department) & (F.col("resource") == resource))
             .select("batch_id", "sequence", "mode", "status", "reason", "content_sha256", "package_path",
                     "finished_at")
-            .orderBy("finished_at").collect())
-    for row in rows:
+            .collect())
+    # Ordered here: a Spark sort of a few rows would cost a sampling job and a shuffle.
+    for row in sorted(rows, key=lambda row: row.finished_at):
         if row.status in ("landed", "replay", "rejected"):
             history.decided[row.package_path] = (row.content_sha256, row.finished_at.timestamp())
         if row.batch_id is None:

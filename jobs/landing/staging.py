@@ -23,7 +23,7 @@ import polars_hash as plh
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from citylake.delta_files import Column, ColumnLayout, DataFile
+from citylake.delta_files import ARROW_TYPES, ColumnLayout, DataFile, arrow_field, data_file
 from jobs.landing.manifest import FileEntry, Package, PackageRejected
 from jobs.landing.readers import RECORD, BadRow, FileReader, is_unparseable_csv
 
@@ -32,9 +32,6 @@ ORIGIN_TYPES = {"_batch_id": "string", "_sequence": "long", "_department": "stri
                 "_extracted_at": "timestamp", "_file": "string", "_record": "long",
                 "_ingested_at": "timestamp", "_row_hash": "string"}
 ORIGIN_COLUMNS = list(ORIGIN_TYPES)
-ARROW_TYPES = {"string": pa.string(), "long": pa.int64(), "timestamp": pa.timestamp("us", tz="UTC")}
-# Delta statistics are kept for these types only: their Parquet min/max are exact Delta bounds.
-STATS_TYPES = {"string", "long"}
 
 # `_row_hash`: XXH3-128 (hex) of the delivered values in file order, joined by U+001F, a missing
 # value as U+0000. XXH3 is a frozen, documented algorithm (tests pin known values); the contract
@@ -95,7 +92,8 @@ def stage_package(package: Package, folder: Path, layout: ColumnLayout, stats_co
         if found != entry.rows:
             raise PackageRejected(f"file {entry.name}: {found} data rows, the manifest says {entry.rows}")
         if written is not None:
-            files.append(_data_file(part, written, layout, stats_columns))
+            # The batch's folder sits in the table's root: the path Delta records is relative to it.
+            files.append(data_file(part, folder.parent, written, [layout.get(name) for name in stats_columns]))
         columns = columns or reader.header
         rows_read += found
         bad.extend((entry.name, row) for row in reader.bad_rows)
@@ -213,12 +211,7 @@ def _file_schema(delivered: list[str], layout: ColumnLayout) -> pa.Schema:
         raise ValueError(f"column(s) {', '.join(clashing)} clash with the lake's origin columns")
     columns = [layout.column(name, "string") for name in delivered]
     columns += [layout.column(name, kind) for name, kind in ORIGIN_TYPES.items()]
-    return pa.schema([_arrow_field(column) for column in columns])
-
-
-def _arrow_field(column: Column) -> pa.Field:
-    metadata = {b"PARQUET:field_id": str(column.field_id).encode()} if column.field_id is not None else None
-    return pa.field(column.physical, ARROW_TYPES[column.type], metadata=metadata)
+    return pa.schema([arrow_field(column) for column in columns])
 
 
 def with_origin(batch: pa.RecordBatch, file_name: str, origin: Origin, schema: pa.Schema) -> pa.RecordBatch:
@@ -250,42 +243,3 @@ def row_hashes(batch: pa.RecordBatch, columns: list[str]) -> pa.Array:
     hashed = content.select(plh.col("content").nchash.xxh3_128(return_binary=True, byte_order="big")
                             .bin.encode("hex"))
     return hashed.to_series().to_arrow().cast(pa.string())
-
-
-def _data_file(part: Path, metadata: pq.FileMetaData, layout: ColumnLayout, stats_columns: Iterable[str]) -> DataFile:
-    stat = part.stat()
-    columns = [layout.get(name) for name in stats_columns]
-    wanted = {column.physical for column in columns if column is not None and column.type in STATS_TYPES}
-    # The batch's folder sits in the table's root: the path Delta records is relative to it.
-    return DataFile(f"{part.parent.name}/{part.name}", stat.st_size, int(stat.st_mtime * 1000),
-                    delta_stats(metadata, wanted))
-
-
-def delta_stats(metadata: pq.FileMetaData, physical_columns: set[str]) -> dict:
-    """Delta file statistics (records; min, max and nulls of the wanted columns) from the Parquet
-    footer's row-group statistics, which Arrow wrote anyway: no second look at the rows."""
-    low, high, nulls = {}, {}, {}
-    exact = set(physical_columns)
-    for group in range(metadata.num_row_groups):
-        row_group = metadata.row_group(group)
-        for index in range(row_group.num_columns):
-            chunk = row_group.column(index)
-            name = chunk.path_in_schema
-            if name not in physical_columns:
-                continue
-            stats = chunk.statistics
-            if stats is None or not stats.has_null_count:
-                exact.discard(name)
-                continue
-            nulls[name] = nulls.get(name, 0) + stats.null_count
-            if stats.has_min_max:
-                low[name] = stats.min if name not in low else min(low[name], stats.min)
-                high[name] = stats.max if name not in high else max(high[name], stats.max)
-            elif stats.null_count != row_group.num_rows:
-                exact.discard(name)  # values without bounds: no bound is better than a wrong one
-    return {"numRecords": metadata.num_rows, "minValues": _only(low, exact), "maxValues": _only(high, exact),
-            "nullCount": _only(nulls, exact), "tightBounds": True}
-
-
-def _only(values: dict, names: set[str]) -> dict:
-    return {name: value for name, value in values.items() if name in names}

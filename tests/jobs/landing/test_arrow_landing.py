@@ -11,12 +11,12 @@ from delta.tables import DeltaTable
 from rich.console import Console
 
 from citylake import cli, lake
-from citylake.delta_files import ColumnLayout, ExternalAppend
+from citylake.delta_files import ColumnLayout, ExternalAppend, delta_stats
 from citylake.settings import lake_layout
 from citylake.trino import client
 from jobs.landing.job import land_inbox
 from jobs.landing.progress import LandingProgress, RichLandingProgress
-from jobs.landing.staging import Origin, ParquetSink, batch_folder_name, delta_stats, row_hashes
+from jobs.landing.staging import Origin, ParquetSink, batch_folder_name, row_hashes
 from tests.packages import PSB_HEADER, csv_bytes, psb_rows, write_package
 
 TABLE = "raw.psb_household_registration"
@@ -178,3 +178,42 @@ def test_the_progress_line_names_the_current_package_its_rows_and_the_runs_rows(
     assert (progress.packages_done, progress.packages_total) == (0, 3)
     assert progress.describe() == ("psb.household_registration psb-household_registration-00002: "
                                    "1,250,000 rows read · 0 rows landed")
+
+
+@pytest.mark.spark
+def test_a_commit_leaves_the_sessions_checksum_verification_setting_as_it_was(spark, tmp_path):
+    from citylake.delta_files import FORCED_CRC_VERIFICATION, _no_forced_crc_verification
+
+    for before in (None, "true"):
+        if before is None:
+            spark.conf.unset(FORCED_CRC_VERIFICATION)
+        else:
+            spark.conf.set(FORCED_CRC_VERIFICATION, before)
+        with _no_forced_crc_verification(spark):
+            assert spark.conf.get(FORCED_CRC_VERIFICATION) == "false"
+        assert spark.conf.get(FORCED_CRC_VERIFICATION, None) == before
+    spark.conf.unset(FORCED_CRC_VERIFICATION)
+
+
+@pytest.mark.spark
+@pytest.mark.trino
+def test_a_ledger_entry_is_one_arrow_file_whose_values_spark_and_trino_read_back(spark, trino, fresh_psb):
+    from jobs.landing.ledger import LEDGER, LedgerEntry, record
+
+    at = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=timezone.utc)
+    entry = LedgerEntry(department="psb", resource="household_registration", batch_id="t-ledger-row", sequence=7,
+                        mode="incremental", extracted_at=None, status="landed", reason="说明, with a comma",
+                        content_sha256="ab" * 32, rows_read=12, rows_landed=11, rows_quarantined=1,
+                        package_path="/inbox/psb/household_registration/t-ledger-row", started_at=at,
+                        finished_at=datetime(2026, 3, 1, 9, 30, 17, 623456, tzinfo=timezone.utc),
+                        drift_columns=["LXDH", "备注"])
+    record(spark, entry)
+    [row] = lake.read_table(spark, LEDGER).where("batch_id = 't-ledger-row'").collect()
+    assert row.asDict() | {"started_at": None, "finished_at": None} == entry.as_row() | {
+        "started_at": None, "finished_at": None}
+    assert row.started_at.timestamp() == at.timestamp() and row.duration_s == 2.5
+    [last] = DeltaTable.forPath(spark, lake.table_uri(LEDGER)).history(1).collect()
+    assert last.operation == "WRITE" and last.operationParameters["mode"] == "Append"
+    seen = client.run_query(trino, "SELECT sequence, drift_columns, duration_s, rows_quarantined "
+                                   "FROM lake.ops.batch_ledger WHERE batch_id = 't-ledger-row'")
+    assert seen == [(7, ["LXDH", "备注"], 2.5, 1)]
