@@ -180,7 +180,7 @@ def _land_verified(spark: SparkSession, entry: LedgerEntry, package: Package, re
         entry.rows_read = staged.rows_read
         _check_columns(staged, resource, entry)
         _check_quarantine_limit(staged, resource)
-        if package.manifest.mode == "full" and package.manifest.batch_id not in history.released:
+        if _needs_delete_guard(package, history):
             _check_delete_guard(spark, _incoming_keys(spark, staged, batch.folder, append, resource),
                                 resource, history)
         # Quarantine first: a crash between the two commits leaves rows set aside, never lost; the
@@ -255,12 +255,18 @@ def _no_keys(spark: SparkSession, resource: Resource) -> DataFrame:
     return spark.createDataFrame([], ", ".join(f"`{name}` string" for name in resource.key))
 
 
+def _needs_delete_guard(package: Package, history: ResourceHistory) -> bool:
+    """A full extract replacing an earlier full one, not released by an operator. (Only then are
+    the staged keys read: reading them runs Spark jobs.)"""
+    manifest = package.manifest
+    return (manifest.mode == "full" and manifest.batch_id not in history.released
+            and history.last_full_batch is not None)
+
+
 def _check_delete_guard(spark: SparkSession, rows: DataFrame, resource: Resource, history: ResourceHistory) -> None:
     """Hold a full extract that would delete more than the guard's share of the previous full's keys:
     a lost district file must not wipe a district."""
     previous = history.last_full_batch
-    if previous is None:
-        return
     keys = [F.trim(F.col(f"`{name}`")).alias(name) for name in resource.key]
     current = lake.read_table(spark, raw_table(resource)).where(F.col("_batch_id") == previous) \
         .select(*keys).distinct()
