@@ -90,8 +90,10 @@ def split_late(changes: DataFrame, current: DataFrame | None, key: list[str]) ->
     return marked.where(~is_late).drop("_current_at"), marked.where(is_late).drop("_current_at")
 
 
-def apply_changes(spark: SparkSession, changes: DataFrame, resource_table: str, key: list[str]) -> Applied:
-    """Apply a batch of changes to `integrated.<resource>` and its `_history`."""
+def apply_changes(spark: SparkSession, changes: DataFrame, resource_table: str, key: list[str], *,
+                  full_extract: bool = False) -> Applied:
+    """Apply a batch of changes to `integrated.<resource>` and its `_history`; `full_extract`:
+    the changes are a full extract's diff (see `_split_late`)."""
     steps = Steps()
     attributes = [c for c in changes.columns if c not in key and c not in CHANGE_COLUMNS]
     # A row delivered twice in one batch is one change, not two versions.
@@ -110,7 +112,7 @@ def apply_changes(spark: SparkSession, changes: DataFrame, resource_table: str, 
     with steps("look up the batch's keys in history"):
         past = _history_versions(history, keys, key)
     with steps("order, set late changes aside"):
-        effective, late = _split_late(changes, versions, past, key)
+        effective, late = _split_late(changes, versions, past, key, full_extract)
         ordered = order_changes(effective, key).localCheckpoint()
     with steps("write history"):
         _write_history(history, ordered, past, key, attributes)
@@ -180,18 +182,28 @@ def _history_versions(history: PositionedTable, keys: DataFrame, key: list[str])
     return history.read().join(keys, key).localCheckpoint()
 
 
-def _split_late(changes: DataFrame, versions: DataFrame, past: DataFrame | None,
-                key: list[str]) -> tuple[DataFrame, DataFrame]:
-    """(changes to apply, late changes, materialized). A change is late when it is older than the
-    latest change the lake knows of its key: the current version, or for a deleted key the delete
-    that closed its last version. Versions this batch itself wrote (a rerun) do not count."""
-    known = versions.select(*key, F.col("_current_at").alias("_known_at"))
+def _split_late(changes: DataFrame, versions: DataFrame, past: DataFrame | None, key: list[str],
+                full_extract: bool) -> tuple[DataFrame, DataFrame]:
+    """(changes to apply, late changes). A change is late when it is older than the latest change
+    the lake knows of its key: the current version, or for a deleted key the delete that closed
+    its last version. Versions this batch itself wrote (a rerun) do not count.
+
+    A full extract says what exists now: a deleted key it brings back (after an extract that
+    left it out) is never late; it is back from the time of the delete, however old its row's own
+    change time."""
+    marked = changes.join(versions.select(*key, F.col("_current_at").alias("_known_at")), key, "left")
     if past is not None:
         batches = [row[0] for row in changes.select("_batch_id").distinct().collect()]
-        ended = past.where(~F.col("_batch_id").isin(batches)).select(*key, F.col("_valid_to").alias("_known_at"))
-        known = known.unionByName(ended)
-    known = known.groupBy(*key).agg(F.max("_known_at").alias("_known_at"))
-    marked = changes.join(known, key, "left")
+        ended = (past.where(~F.col("_batch_id").isin(batches)).groupBy(*key)
+                 .agg(F.max("_valid_to").alias("_ended_at")))
+        marked = marked.join(ended, key, "left")
+        if full_extract:
+            back = F.col("_known_at").isNull() & F.col("_ended_at").isNotNull()
+            marked = marked.withColumn("_changed_at", F.when(back, F.greatest("_changed_at", "_ended_at"))
+                                       .otherwise(F.col("_changed_at")))
+        else:
+            marked = marked.withColumn("_known_at", F.greatest("_known_at", "_ended_at"))
+        marked = marked.drop("_ended_at")
     is_late = F.coalesce(F.col("_changed_at") < F.col("_known_at"), F.lit(False))
     effective = marked.where(~is_late).drop("_known_at")
     late = marked.where(is_late).drop("_known_at").localCheckpoint()

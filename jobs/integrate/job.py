@@ -304,7 +304,7 @@ def apply_run(spark: SparkSession, evaluated: DataFrame, resource: Resource, run
         changes = typed_changes(rows.where(F.col(BLOCKING).isNull()), resource, None)
     changes = changes.localCheckpoint()
     late = count_late(spark, changes, name, key)
-    applied = apply_changes(spark, changes, name, key)
+    applied = apply_changes(spark, changes, name, key, full_extract=run[0].mode == "full")
     return {"inserted": applied.inserted, "updated": applied.updated, "deleted": applied.deleted,
             "unchanged": applied.unchanged, "late": late}
 
