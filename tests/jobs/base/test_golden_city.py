@@ -201,17 +201,23 @@ def test_every_attribute_matches_the_truth(spark, base_city, truth, cuts, truth_
     assert all(r[1] > 0 for r in report.values()), "an attribute was compared on no entity"
 
 
-def test_residents_per_unit_match_the_truth(spark, base_city, truth, cuts):
+def test_residents_per_unit_match_the_truth(spark, base_city, truth, cuts, quarantined, truth_conflicts):
+    """Registered and actual residents per unit, exactly, on every unit none of whose residents has
+    a record in quarantine or a unit the grid has wrong (nearly all of them)."""
     last = max(cuts.values())
     persons = state_at(truth["persons"], last)
     alive = persons[persons.status == "alive"]
+    unclear = (quarantined.get("psb.household_registration", set()) | quarantined.get("grid.actual_population", set())
+               | conflicted(truth_conflicts, "residence_unit_code"))
+    doubtful = set(alive[alive.id_number.isin(unclear)].domicile_unit) | set(alive[alive.id_number.isin(unclear)].residence_unit)
     registered = alive[alive.residence_type == "户籍"].groupby("domicile_unit").size()
     actual = alive.groupby("residence_unit").size()
     units = base_frame(spark, "base.housing_unit").set_index("unit_code")
-    assert units.registered_residents.sum() == registered.sum()
-    assert (units.registered_residents[registered.index] == registered).all()
-    assert (units.actual_residents[actual.index] == actual).all()
-    assert units.actual_residents.sum() == actual.sum()
+    clear = [unit for unit in units.index if unit not in doubtful]
+    assert len(clear) >= 0.9 * len(units)
+    assert (units.registered_residents[clear] == registered.reindex(clear).fillna(0)).all()
+    assert (units.actual_residents[clear] == actual.reindex(clear).fillna(0)).all()
+    assert units.actual_residents[clear].sum() > 0
 
 
 def test_every_row_carries_its_division_and_street(spark, base_city):
@@ -286,25 +292,34 @@ def past_states(spark, base_city, cuts):
     return states
 
 
-def test_population_as_of_past_dates_matches_the_truth(past_states, truth):
+def test_population_as_of_past_dates_matches_the_truth(past_states, truth, quarantined, truth_conflicts):
+    """Who was in the city and their attributes at each sampled time, leaving out (per attribute)
+    persons with a record of its source in quarantine or a conflict on it."""
+    libraries = load_libraries()
     for at, then in past_states.items():
         base = then["population"]
         expected = state_at(truth["persons"], at)
         assert set(base.id_number) == set(expected.id_number), at
         for column in AS_OF_ATTRIBUTES:
             scoped = expected[PERSON_SCOPE[column](expected)] if column in PERSON_SCOPE else expected
-            good, compared, wrong = accuracy(base, scoped, "id_number", "id_number", column, PERSON_ATTRIBUTES[column])
-            assert good == compared, (at, column, wrong)
+            resource = libraries["population"].views[libraries["population"].candidates(column)[0][0]].resource
+            excluded = quarantined.get(resource, set()) | conflicted(truth_conflicts, column)
+            good, compared, wrong = accuracy(base, scoped, "id_number", "id_number", column, PERSON_ATTRIBUTES[column],
+                                             excluded)
+            assert good == compared > 0, (at, column, wrong)
 
 
-def test_enterprises_and_owners_as_of_past_dates_match_the_truth(past_states, truth):
+def test_enterprises_and_owners_as_of_past_dates_match_the_truth(past_states, truth, quarantined):
     for at, then in past_states.items():
         entities, expected = then["legal_entity"], state_at(truth["enterprises"], at)
         assert set(entities.uscc) == set(expected.uscc), at
         assert accuracy(entities, expected, "uscc", "uscc", "status", "status")[:2] == (len(expected),) * 2
         owners = state_at(truth["units"], at)
-        good, compared, wrong = accuracy(then["housing_unit"], owners, "unit_code", "unit_code", "owner_id", "owner_id")
-        assert good == compared == len(owners), wrong
+        unclear = quarantined.get("hcb.property_registration", set()) | quarantined.get("hcb.housing_unit", set())
+        excluded = set(owners[owners.property_unit_no.isin(unclear)].unit_code) | unclear
+        good, compared, wrong = accuracy(then["housing_unit"], owners, "unit_code", "unit_code", "owner_id", "owner_id",
+                                         excluded)
+        assert good == compared >= 0.9 * len(owners), wrong
 
 
 @pytest.mark.trino
