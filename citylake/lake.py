@@ -92,6 +92,13 @@ def write_table(
     publish(name, profile)
 
 
+def rows_written(spark: SparkSession, name: str, profile: Profile | None = None) -> int:
+    """Rows the table's latest commit wrote, from the commit's own metrics (counting them again
+    would read the table once more)."""
+    metrics = delta_table(spark, name, profile).history(1).select("operationMetrics").first()[0]
+    return int(metrics["numOutputRows"])
+
+
 def publish(name: str, profile: Profile | None = None) -> None:
     """Make a table Spark committed queryable in Trino now, if this profile's Trino is reachable.
 

@@ -78,7 +78,7 @@ def build(spark: SparkSession, catalog: Catalog | None = None, libraries: Librar
     def write(frame: DataFrame, name: str) -> None:
         say(f"writing {name}")
         lake.write_table(frame, name, "overwrite")
-        written[name] = _rows_written(spark, name)
+        written[name] = lake.rows_written(spark, name)
 
     built = snapshot(spark, libraries, NOW, catalog)
     for library in libraries:
@@ -90,8 +90,3 @@ def build(spark: SparkSession, catalog: Catalog | None = None, libraries: Librar
     for library in libraries:
         write(history(spark, library), library.history_table)
     return Built(written, time.monotonic() - started)
-
-
-def _rows_written(spark: SparkSession, name: str) -> int:
-    metrics = lake.delta_table(spark, name).history(1).select("operationMetrics").first()[0]
-    return int(metrics["numOutputRows"])

@@ -150,16 +150,10 @@ def _load(spark: SparkSession, changes: DataFrame, current: PositionedTable, his
         with steps("write current"):
             lake.write_table(_latest_rows(ordered, key, attributes).where(F.col("_op") != "D").drop("_op"),
                              current.name, "append")
-            inserted = _rows_written(spark, current.name)
+            inserted = lake.rows_written(spark, current.name)
     finally:
         ordered.unpersist()
     return Applied(inserted=inserted, updated=0, deleted=0, unchanged=0, late=changes.limit(0), timings=steps.spent)
-
-
-def _rows_written(spark: SparkSession, name: str) -> int:
-    # The commit's own metrics: counting the rows again would read the whole table once more.
-    metrics = lake.delta_table(spark, name).history(1).select("operationMetrics").first()[0]
-    return int(metrics["numOutputRows"])
 
 
 # --------------------------------------------------------------------------- looking up the batch's keys
