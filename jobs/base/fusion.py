@@ -108,8 +108,16 @@ def _valid_versions(versions: DataFrame, view: View, key: str, moment: Moment) -
     if moment.at is None:
         current = versions if view.keep_ended else versions.where(F.col(VALID_TO).isNull())
         return current.withColumn(AS_OF, F.current_timestamp())
-    at = F.lit(moment.at).cast("timestamp")
+    at = city_timestamp(moment.at)
     return versions.where(valid(at)).withColumn(AS_OF, at)
+
+
+def city_timestamp(at: datetime) -> Column:
+    """A datetime as a Spark timestamp; a naive one is the city's time (the session's zone), not
+    the Python process's."""
+    if at.tzinfo is not None:
+        return F.lit(at).cast("timestamp")
+    return F.to_timestamp(F.lit(at.isoformat(sep=" ")))
 
 
 def _attributes(library: Library, keys: DataFrame, views: dict[str, DataFrame]) -> DataFrame:

@@ -26,7 +26,7 @@ from citylake.catalog import Catalog, load_catalog, load_divisions
 from citylake.libraries import Libraries, load_libraries
 from jobs.base import housing, legal_entity, spatial
 from jobs.base.conflicts import conflicts
-from jobs.base.fusion import AS_OF, NOW, Moment, fuse, history
+from jobs.base.fusion import AS_OF, NOW, Moment, city_timestamp, fuse, history
 
 log = logging.getLogger(__name__)
 DISTRICT = "base.district"
@@ -54,7 +54,7 @@ def snapshot(spark: SparkSession, libraries: Libraries, moment: Moment = NOW, ca
     entities = legal_entity.legal_entities(fused["legal_entity"], population, fused["building"]).localCheckpoint()
     streets = spatial.streets(fused["street"], population, fused["building"]).localCheckpoint()
     divisions = load_divisions((catalog or load_catalog()).conf_dir)
-    as_of = F.lit(moment.at).cast("timestamp") if moment.at else F.current_timestamp()
+    as_of = city_timestamp(moment.at) if moment.at else F.current_timestamp()
     districts = spatial.districts(spark, divisions, streets, entities).withColumn(AS_OF, as_of)
     return {**fused, "housing_unit": units, "building": buildings, "legal_entity": entities, "street": streets,
             "district": districts}

@@ -8,7 +8,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from citylake.libraries import Library
-from jobs.base.fusion import NOW, Moment, fuse, history
+from jobs.base.fusion import NOW, Moment, as_of_condition, city_timestamp, fuse, history
 from jobs.integrate.changes import apply_changes
 
 pytestmark = pytest.mark.spark
@@ -109,8 +109,7 @@ def test_history_and_as_of_agree_at_every_change(spark, people):
     spans = history(spark, people)
     for moment in ("01-02 10:00", "01-05 12:00", "01-10 10:00", "02-15 00:00", "03-02 00:00"):
         when = at(moment)
-        from_history = spans.where((F.col("_valid_from") <= F.lit(when))
-                                   & (F.col("_valid_to").isNull() | (F.col("_valid_to") > F.lit(when))))
+        from_history = spans.where(as_of_condition(city_timestamp(when)))
         expected = {(r.id_number, r.name, r.unit, r.jobs) for r in fuse(spark, people, Moment(at=when)).collect()}
         assert {(r.id_number, r.name, r.unit, r.jobs) for r in from_history.collect()} == expected, moment
 

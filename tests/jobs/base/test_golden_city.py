@@ -61,8 +61,11 @@ def truth(base_city):
 @pytest.fixture(scope="module")
 def cuts(spark, base_city):
     """`department.resource` -> the cut time of its latest landed delivery (what the lake can know)."""
+    # formatted by Spark in the session's (the city's) time zone: collected datetimes would be in
+    # the Python process's zone
+    cut = F.date_format(F.max("extracted_at"), "yyyy-MM-dd HH:mm:ss")
     rows = (lake.read_table(spark, LEDGER).where(F.col("status") == "landed")
-            .groupBy("department", "resource").agg(F.max("extracted_at").alias("cut")).collect())
+            .groupBy("department", "resource").agg(cut.alias("cut")).collect())
     return {f"{r.department}.{r.resource}": pd.Timestamp(r.cut).tz_localize(CITY_TIME) for r in rows}
 
 
