@@ -105,14 +105,17 @@ def accuracy(base: pd.DataFrame, expected: pd.DataFrame, key: str, truth_key: st
     return sum(same), len(same), wrong[:5]
 
 
-# the truth's name of an attribute in its conflicts, where the library's differs
-CONFLICT_ATTRIBUTE = {"residence_unit_code": "unit_code", "owner_name": "name"}
+# the truth's names of the conflicts that touch an attribute, where they differ from it: a person
+# insured at a deregistered employer, or insured after death, has that employer on record
+CONFLICT_ATTRIBUTES = {"residence_unit_code": ("unit_code",), "owner_name": ("name",),
+                       "employer_uscc": ("employer_status", "insurance_status"),
+                       "employer_name": ("employer_status", "insurance_status")}
 
 
 def conflicted(truth_conflicts: pd.DataFrame, attribute: str) -> set:
     """Keys of the entities with a conflict on the attribute; for an owner's name, the property
     unit numbers of the records (a unit's key is not the person's)."""
-    rows = truth_conflicts[truth_conflicts.attribute == CONFLICT_ATTRIBUTE.get(attribute, attribute)]
+    rows = truth_conflicts[truth_conflicts.attribute.isin(CONFLICT_ATTRIBUTES.get(attribute, (attribute,)))]
     if attribute == "owner_name":
         return set(rows[rows.source_b == "hcb.property_registration"].record)
     return set(rows.key)
