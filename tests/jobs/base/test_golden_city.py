@@ -255,7 +255,7 @@ def truth_conflicts(base_city):
 def test_conflicts_found_are_the_conflicts_in_the_deliveries(spark, base_city, truth_conflicts, library, entity):
     key = {"population": "id_number", "legal_entity": "uscc"}[library]
     found = base_frame(spark, f"base.{library}_conflict")
-    got = {(r[key], r.kind, r.source_b, r.record) for r in found.itertuples()}
+    got = {(getattr(r, key), r.kind, r.source_b, r.record) for r in found.itertuples()}
     truth = truth_conflicts[truth_conflicts.entity == entity]
     want = {(r.key, r.kind, r.source_b, r.record) for r in truth.itertuples()}
     true_positives = got & want
@@ -331,13 +331,14 @@ def test_enterprises_and_owners_as_of_past_dates_match_the_truth(past_states, tr
 @pytest.mark.trino
 def test_the_history_tables_answer_as_of_in_trino(spark, base_city, trino, cuts):
     """The README's SQL pattern on base.population_history gives what `as_of` gives."""
-    from citylake.trino.client import query_df
+    from citylake.trino.client import query_df, sync_catalog
 
+    sync_catalog(trino)  # the base tables were written while this test session's Trino may have been down
     at = sample_times(cuts)[1].tz_convert(CITY_TIME).tz_localize(None).to_pydatetime().replace(microsecond=0)
     sql = f"""
         SELECT id_number, name, status, residence_unit_code FROM lake.base.population_history
-        WHERE _valid_from <= TIMESTAMP '{at:%Y-%m-%d %H:%M:%S}'
-          AND (_valid_to IS NULL OR _valid_to > TIMESTAMP '{at:%Y-%m-%d %H:%M:%S}')"""
+        WHERE _valid_from <= TIMESTAMP '{at:%Y-%m-%d %H:%M:%S} Asia/Shanghai'
+          AND (_valid_to IS NULL OR _valid_to > TIMESTAMP '{at:%Y-%m-%d %H:%M:%S} Asia/Shanghai')"""
     from_trino = {tuple(r) for r in query_df(sql).itertuples(index=False)}
     from_spark = {(r.id_number, r.name, r.status, r.residence_unit_code)
                   for r in as_of(spark, "population", at).collect()}
