@@ -11,6 +11,8 @@ detection, checksums and checkpoints are Delta's own: nothing here writes the lo
 
 `append_rows` uses the same path for a few rows (the landing ledger's entry): one small Arrow
 file and one commit, where a DataFrame write would run Spark jobs to write a single row.
+`read_arrow` is its reading side: a small table's rows read by Arrow from the files Delta Kernel
+lists, where a Spark query would pay Spark's first-use cost of its read path in a landing run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
+from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -281,3 +284,52 @@ def append_rows(spark: SparkSession, uri: str, root: Path, schema: T.StructType,
     collected: list[pq.FileMetaData] = []
     pq.write_table(table, path, compression="snappy", metadata_collector=collected)
     return append.commit([data_file(path, root, collected[0], columns)])
+
+
+class NotArrowReadable(Exception):
+    """A table Arrow cannot read on its own: off the local disk, or with rows deleted by
+    deletion vectors (which only Delta's readers apply)."""
+
+
+def read_arrow(spark: SparkSession, uri: str, columns: list[str]) -> pa.Table:
+    """The table's current rows, these columns by their names, read by Arrow from the data files
+    of the latest snapshot as Delta Kernel lists them (no Spark job). A file written before a
+    column was added has it as nulls. Raises NotArrowReadable where only Delta's readers can."""
+    if urlparse(uri).scheme != "file":
+        raise NotArrowReadable(f"{uri} is not on the local disk")
+    jvm = spark._jvm
+    engine = jvm.io.delta.kernel.defaults.engine.DefaultEngine.create(spark._jsc.hadoopConfiguration())
+    snapshot = jvm.io.delta.kernel.Table.forPath(engine, uri).getLatestSnapshot(engine)
+    layout = {spec["name"]: _column(spec) for spec in json.loads(snapshot.getSchema().toJson())["fields"]}
+    wanted = [layout[name] for name in columns]
+    schema = pa.schema([pa.field(column.name, arrow_type(column.type)) for column in wanted])
+    parts = [_file_columns(path, wanted, schema) for path in _scan_paths(jvm, engine, snapshot)]
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def _scan_paths(jvm, engine, snapshot) -> Iterator[Path]:
+    files = jvm.io.delta.kernel.internal.InternalScanFileUtils
+    batches = snapshot.getScanBuilder().build().getScanFiles(engine)
+    try:
+        while batches.hasNext():
+            rows = batches.next().getRows()
+            try:
+                while rows.hasNext():
+                    row = rows.next()
+                    path = files.getAddFileStatus(row).getPath()
+                    if files.getDeletionVectorDescriptorFromRow(row) is not None:
+                        raise NotArrowReadable(f"{path} has rows deleted by a deletion vector")
+                    yield Path(unquote(urlparse(path).path))
+            finally:
+                rows.close()
+    finally:
+        batches.close()
+
+
+def _file_columns(path: Path, columns: list[Column], schema: pa.Schema) -> pa.Table:
+    """One data file's columns under their names and the table's types (nulls where it has none)."""
+    present = set(pq.read_schema(path).names)
+    table = pq.read_table(path, columns=[c.physical for c in columns if c.physical in present])
+    arrays = [table.column(c.physical).cast(schema.field(c.name).type) if c.physical in present
+              else pa.nulls(table.num_rows, schema.field(c.name).type) for c in columns]
+    return pa.Table.from_arrays(arrays, schema=schema)

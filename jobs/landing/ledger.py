@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+import pyarrow.compute as pc
+
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from citylake import lake
-from citylake.delta_files import append_rows
+from citylake.delta_files import NotArrowReadable, append_rows, read_arrow
 from citylake.settings import lake_layout
 from jobs.landing.manifest import now
 
@@ -115,27 +117,35 @@ class ResourceHistory:
 def resource_history(spark: SparkSession, department: str, resource: str) -> ResourceHistory:
     """The resource's history from the ledger: each batch's latest status decides where it stands."""
     history = ResourceHistory()
-    if not lake.table_exists(spark, LEDGER):
-        return history
-    rows = (lake.read_table(spark, LEDGER)
-            .where((F.col("department") == department) & (F.col("resource") == resource))
-            .select("batch_id", "sequence", "mode", "status", "reason", "content_sha256", "package_path",
-                    "finished_at")
-            .collect())
-    # Ordered here: a Spark sort of a few rows would cost a sampling job and a shuffle.
-    for row in sorted(rows, key=lambda row: row.finished_at):
-        if row.status in ("landed", "replay", "rejected"):
-            history.decided[row.package_path] = (row.content_sha256, row.finished_at.timestamp())
-        if row.batch_id is None:
+    for row in ledger_rows(spark, department, resource):
+        if row["status"] in ("landed", "replay", "rejected"):
+            history.decided[row["package_path"]] = (row["content_sha256"], row["finished_at"].timestamp())
+        if row["batch_id"] is None:
             continue
-        if row.status == "landed":
-            history.landed[row.batch_id] = (row.sequence, row.content_sha256, row.mode)
-            history.held.pop(row.batch_id, None)
-        elif row.status == "held" and row.batch_id not in history.landed:
-            history.held[row.batch_id] = row.reason
-        elif row.status == "released":
-            history.released.add(row.batch_id)
+        if row["status"] == "landed":
+            history.landed[row["batch_id"]] = (row["sequence"], row["content_sha256"], row["mode"])
+            history.held.pop(row["batch_id"], None)
+        elif row["status"] == "held" and row["batch_id"] not in history.landed:
+            history.held[row["batch_id"]] = row["reason"]
+        elif row["status"] == "released":
+            history.released.add(row["batch_id"])
     return history
+
+
+def ledger_rows(spark: SparkSession, department: str, resource: str) -> list[dict]:
+    """The ledger's entries of one resource, oldest decision first. Read by Arrow where it can:
+    the ledger is read before every resource's first package, and a Spark query there would make
+    a landing run pay Spark's first-use cost of its read path for a few hundred rows."""
+    if not lake.table_exists(spark, LEDGER):
+        return []
+    try:
+        rows = read_arrow(spark, lake.table_uri(LEDGER), LEDGER_SCHEMA.fieldNames()).filter(
+            (pc.field("department") == department) & (pc.field("resource") == resource)).to_pylist()
+    except NotArrowReadable:
+        rows = [row.asDict() for row in lake.read_table(spark, LEDGER)
+                .where((F.col("department") == department) & (F.col("resource") == resource)).collect()]
+    # Ordered here: a Spark sort of a few rows would cost a sampling job and a shuffle.
+    return sorted(rows, key=lambda row: row["finished_at"].timestamp())
 
 
 def release(spark: SparkSession, department: str, resource: str, batch_id: str, reason: str) -> LedgerEntry:
@@ -143,16 +153,14 @@ def release(spark: SparkSession, department: str, resource: str, batch_id: str, 
     history = resource_history(spark, department, resource)
     if batch_id not in history.held:
         raise ValueError(f"{department}.{resource} batch {batch_id} is not held; nothing to release")
-    held = (lake.read_table(spark, LEDGER)
-            .where((F.col("department") == department) & (F.col("resource") == resource)
-                   & (F.col("batch_id") == batch_id) & (F.col("status") == "held"))
-            .orderBy(F.col("finished_at").desc()).first())
+    held = [row for row in ledger_rows(spark, department, resource)
+            if row["batch_id"] == batch_id and row["status"] == "held"][-1]
     at = now()
     entry = LedgerEntry(
-        department=department, resource=resource, batch_id=batch_id, sequence=held.sequence, mode=held.mode,
-        extracted_at=held.extracted_at, status="released", reason=f"released by operator: {reason}",
-        content_sha256=held.content_sha256, rows_read=0, rows_landed=0, rows_quarantined=0,
-        package_path=held.package_path, started_at=at, finished_at=at,
+        department=department, resource=resource, batch_id=batch_id, sequence=held["sequence"], mode=held["mode"],
+        extracted_at=held["extracted_at"], status="released", reason=f"released by operator: {reason}",
+        content_sha256=held["content_sha256"], rows_read=0, rows_landed=0, rows_quarantined=0,
+        package_path=held["package_path"], started_at=at, finished_at=at,
     )
     record(spark, entry)
     return entry
