@@ -11,6 +11,10 @@ from citylake.java import find_jdk
 from citylake.settings import Profile, lake_layout, profile as active_profile
 
 DELTA_DEFAULTS_PREFIX = "spark.databricks.delta.properties.defaults."
+# Delta logs an ERROR on every scan of a table with deletion vectors ("Failed to translate filter
+# EqualTo(__delta_internal_is_row_deleted,0)"): its deleted-rows filter never goes to the Parquet
+# reader and is applied after it, as designed. Only its fatal messages are worth a user's eye.
+QUIET_LOGGERS = {"org.apache.spark.sql.delta.DeltaParquetFileFormat": "FATAL"}
 
 
 def spark_conf(profile: Profile) -> dict[str, str]:
@@ -51,4 +55,11 @@ def spark_session(profile: Profile | None = None) -> SparkSession:
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(profile.spark.log_level)
+    _quiet(session)
     return session
+
+
+def _quiet(session: SparkSession) -> None:
+    log4j = session._jvm.org.apache.logging.log4j
+    for logger, level in QUIET_LOGGERS.items():
+        log4j.core.config.Configurator.setLevel(logger, log4j.Level.getLevel(level))
