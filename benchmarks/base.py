@@ -13,12 +13,15 @@ as the reference the base build is measured against (the ratio build / integrati
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
+
+print = functools.partial(print, flush=True)  # noqa: A001 - figures show as they come, also into a file
 
 
 def configure(lake: Path) -> None:
