@@ -193,7 +193,7 @@ class ExternalAppend:
     columns (or the new table) and the `txn` marker in one commit, or raises and adds nothing."""
 
     def __init__(self, spark: SparkSession, uri: str, new_table_properties: dict[str, str]) -> None:
-        self._spark = spark
+        self._spark, self._uri = spark, uri
         self._jvm = spark._jvm
         delta = self._jvm.org.apache.spark.sql.delta
         self._txn = delta.DeltaLog.forTable(spark._jsparkSession, uri).startTransaction()
@@ -203,9 +203,17 @@ class ExternalAppend:
         self.columns = ColumnLayout.of(self._metadata, new_table_properties)
 
     def committed_version(self, app_id: str) -> int | None:
-        """The version of `app_id` this table has committed (Delta's idempotent-write marker), if any."""
-        version = self._txn.txnVersion(app_id)
-        return None if version < 0 else int(version)
+        """The version of `app_id` this table has committed (Delta's idempotent-write marker), if any.
+
+        Read by Delta Kernel from the snapshot this transaction read: Delta Spark's `txnVersion`
+        rebuilds the table's whole state with Spark jobs for it. The transaction still records
+        that it read `app_id`, so a concurrent commit of the same marker makes this one fail."""
+        if not self.table_exists:
+            return None
+        version = kernel_snapshot(self._spark, self._uri, int(self._txn.readVersion())).getLatestTransactionVersion(
+            kernel_engine(self._spark), app_id)
+        self._txn.readTxn().addOne(app_id)
+        return int(version.get()) if version.isPresent() else None
 
     def commit(self, files: list[DataFile], *, app_id: str | None = None, app_version: int = 0) -> int:
         """Add the files (and any new columns or the new table) as one commit, with the `txn`
@@ -297,14 +305,25 @@ def read_arrow(spark: SparkSession, uri: str, columns: list[str]) -> pa.Table:
     column was added has it as nulls. Raises NotArrowReadable where only Delta's readers can."""
     if urlparse(uri).scheme != "file":
         raise NotArrowReadable(f"{uri} is not on the local disk")
-    jvm = spark._jvm
-    engine = jvm.io.delta.kernel.defaults.engine.DefaultEngine.create(spark._jsc.hadoopConfiguration())
-    snapshot = jvm.io.delta.kernel.Table.forPath(engine, uri).getLatestSnapshot(engine)
+    jvm, engine = spark._jvm, kernel_engine(spark)
+    snapshot = kernel_snapshot(spark, uri)
     layout = {spec["name"]: _column(spec) for spec in json.loads(snapshot.getSchema().toJson())["fields"]}
     wanted = [layout[name] for name in columns]
     schema = pa.schema([pa.field(column.name, arrow_type(column.type)) for column in wanted])
     parts = [_file_columns(path, wanted, schema) for path in _scan_paths(jvm, engine, snapshot)]
     return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def kernel_engine(spark: SparkSession):
+    """Delta Kernel's engine on the session's Hadoop configuration (file systems, credentials)."""
+    return spark._jvm.io.delta.kernel.defaults.engine.DefaultEngine.create(spark._jsc.hadoopConfiguration())
+
+
+def kernel_snapshot(spark: SparkSession, uri: str, version: int | None = None):
+    """The table's snapshot (latest, or at `version`) as Delta Kernel reads it from the log alone."""
+    engine = kernel_engine(spark)
+    table = spark._jvm.io.delta.kernel.Table.forPath(engine, uri)
+    return table.getLatestSnapshot(engine) if version is None else table.getSnapshotAsOfVersion(engine, version)
 
 
 def _scan_paths(jvm, engine, snapshot) -> Iterator[Path]:

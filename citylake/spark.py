@@ -14,7 +14,10 @@ DELTA_DEFAULTS_PREFIX = "spark.databricks.delta.properties.defaults."
 # Delta logs an ERROR on every scan of a table with deletion vectors ("Failed to translate filter
 # EqualTo(__delta_internal_is_row_deleted,0)"): its deleted-rows filter never goes to the Parquet
 # reader and is applied after it, as designed. Only its fatal messages are worth a user's eye.
-QUIET_LOGGERS = {"org.apache.spark.sql.delta.DeltaParquetFileFormat": "FATAL"}
+# Delta Kernel (small reads outside Spark) warns on every read of a table younger than its first
+# checkpoint that it lists the log from version 0, which is how such a table is read.
+QUIET_LOGGERS = {"org.apache.spark.sql.delta.DeltaParquetFileFormat": "FATAL",
+                 "io.delta.kernel.internal.snapshot.SnapshotManager": "ERROR"}
 
 
 def spark_conf(profile: Profile) -> dict[str, str]:

@@ -53,3 +53,20 @@ def test_rows_deleted_by_a_deletion_vector_are_refused_not_read_back(spark, tmp_
 def test_a_table_off_the_local_disk_is_refused(spark):
     with pytest.raises(NotArrowReadable, match="not on the local disk"):
         read_arrow(spark, "s3a://citylake/warehouse/ops/batch_ledger", ["n"])
+
+
+def test_the_idempotency_marker_is_read_back_and_a_concurrent_commit_of_it_fails(spark, tmp_path):
+    from py4j.protocol import Py4JJavaError
+
+    from citylake.delta_files import ExternalAppend
+
+    uri = _table(spark, tmp_path, "marked")
+    properties = lake_layout().table_properties
+    assert ExternalAppend(spark, uri, properties).committed_version("lander:b1") is None
+    first, second = ExternalAppend(spark, uri, properties), ExternalAppend(spark, uri, properties)
+    assert first.committed_version("lander:b1") is None and second.committed_version("lander:b1") is None
+    first.commit([], app_id="lander:b1", app_version=3)
+    assert ExternalAppend(spark, uri, properties).committed_version("lander:b1") == 3
+    assert ExternalAppend(spark, uri, properties).committed_version("lander:b2") is None
+    with pytest.raises(Py4JJavaError, match="ConcurrentTransactionException"):
+        second.commit([], app_id="lander:b1", app_version=3)
