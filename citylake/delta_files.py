@@ -54,6 +54,11 @@ STATS_TYPES = {"string", "long"}
 # the commits made here never carry (STATS_TYPES, no partitions), and its outcome only decides
 # whether the checksum file keeps its file list, which no reader of the lake uses.
 FORCED_CRC_VERIFICATION = "spark.databricks.delta.allFilesInCrc.verificationMode.forceOnNonUTC.enabled"
+# For that file list, the commit that creates a table collects the (empty) files of the table
+# before it with a Spark job: on a process's first new table, seconds of Spark's first use.
+ALL_FILES_IN_CRC = "spark.databricks.delta.allFilesInCrc.enabled"
+# The session settings of our commits (their own restored after each).
+COMMIT_SETTINGS = {FORCED_CRC_VERIFICATION: "false", ALL_FILES_IN_CRC: "false"}
 
 
 @dataclass(frozen=True)
@@ -224,7 +229,7 @@ class ExternalAppend:
         if app_id is not None:
             actions.append({"txn": {"appId": app_id, "version": app_version,
                                     "lastUpdated": int(time.time() * 1000)}})
-        with _no_forced_crc_verification(self._spark):
+        with _commit_settings(self._spark):
             return int(self._txn.commit(self._seq([self._action(a) for a in actions]), self._append_operation()))
 
     def _update_metadata(self) -> None:
@@ -264,18 +269,19 @@ class ExternalAppend:
 
 
 @contextmanager
-def _no_forced_crc_verification(spark: SparkSession) -> Iterator[None]:
-    """Delta's forced checksum verification off for one commit (see FORCED_CRC_VERIFICATION),
-    the session's own setting back afterwards."""
-    before = spark.conf.get(FORCED_CRC_VERIFICATION, None)
-    spark.conf.set(FORCED_CRC_VERIFICATION, "false")
+def _commit_settings(spark: SparkSession) -> Iterator[None]:
+    """The session's settings for one of our commits (COMMIT_SETTINGS), its own back afterwards."""
+    before = {key: spark.conf.get(key, None) for key in COMMIT_SETTINGS}
+    for key, value in COMMIT_SETTINGS.items():
+        spark.conf.set(key, value)
     try:
         yield
     finally:
-        if before is None:
-            spark.conf.unset(FORCED_CRC_VERIFICATION)
-        else:
-            spark.conf.set(FORCED_CRC_VERIFICATION, before)
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 def append_rows(spark: SparkSession, uri: str, root: Path, schema: T.StructType, rows: list[dict],

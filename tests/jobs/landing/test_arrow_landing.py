@@ -181,18 +181,20 @@ def test_the_progress_line_names_the_current_package_its_rows_and_the_runs_rows(
 
 
 @pytest.mark.spark
-def test_a_commit_leaves_the_sessions_checksum_verification_setting_as_it_was(spark, tmp_path):
-    from citylake.delta_files import FORCED_CRC_VERIFICATION, _no_forced_crc_verification
+def test_a_commit_leaves_the_sessions_checksum_settings_as_they_were(spark, tmp_path):
+    from citylake.delta_files import COMMIT_SETTINGS, _commit_settings
 
     for before in (None, "true"):
-        if before is None:
-            spark.conf.unset(FORCED_CRC_VERIFICATION)
-        else:
-            spark.conf.set(FORCED_CRC_VERIFICATION, before)
-        with _no_forced_crc_verification(spark):
-            assert spark.conf.get(FORCED_CRC_VERIFICATION) == "false"
-        assert spark.conf.get(FORCED_CRC_VERIFICATION, None) == before
-    spark.conf.unset(FORCED_CRC_VERIFICATION)
+        for key in COMMIT_SETTINGS:
+            if before is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, before)
+        with _commit_settings(spark):
+            assert {key: spark.conf.get(key) for key in COMMIT_SETTINGS} == COMMIT_SETTINGS
+        assert {spark.conf.get(key, None) for key in COMMIT_SETTINGS} == {before}
+    for key in COMMIT_SETTINGS:
+        spark.conf.unset(key)
 
 
 @pytest.mark.spark
