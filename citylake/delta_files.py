@@ -215,8 +215,9 @@ class ExternalAppend:
         that it read `app_id`, so a concurrent commit of the same marker makes this one fail."""
         if not self.table_exists:
             return None
-        version = kernel_snapshot(self._spark, self._uri, int(self._txn.readVersion())).getLatestTransactionVersion(
-            kernel_engine(self._spark), app_id)
+        engine = _kernel_engine(self._spark)
+        snapshot = _kernel_snapshot(self._spark, engine, self._uri, int(self._txn.readVersion()))
+        version = snapshot.getLatestTransactionVersion(engine, app_id)
         self._txn.readTxn().addOne(app_id)
         return int(version.get()) if version.isPresent() else None
 
@@ -311,23 +312,22 @@ def read_arrow(spark: SparkSession, uri: str, columns: list[str]) -> pa.Table:
     column was added has it as nulls. Raises NotArrowReadable where only Delta's readers can."""
     if urlparse(uri).scheme != "file":
         raise NotArrowReadable(f"{uri} is not on the local disk")
-    jvm, engine = spark._jvm, kernel_engine(spark)
-    snapshot = kernel_snapshot(spark, uri)
+    engine = _kernel_engine(spark)
+    snapshot = _kernel_snapshot(spark, engine, uri)
     layout = {spec["name"]: _column(spec) for spec in json.loads(snapshot.getSchema().toJson())["fields"]}
     wanted = [layout[name] for name in columns]
     schema = pa.schema([pa.field(column.name, arrow_type(column.type)) for column in wanted])
-    parts = [_file_columns(path, wanted, schema) for path in _scan_paths(jvm, engine, snapshot)]
+    parts = [_file_columns(path, wanted, schema) for path in _scan_paths(spark._jvm, engine, snapshot)]
     return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
-def kernel_engine(spark: SparkSession):
+def _kernel_engine(spark: SparkSession):
     """Delta Kernel's engine on the session's Hadoop configuration (file systems, credentials)."""
     return spark._jvm.io.delta.kernel.defaults.engine.DefaultEngine.create(spark._jsc.hadoopConfiguration())
 
 
-def kernel_snapshot(spark: SparkSession, uri: str, version: int | None = None):
+def _kernel_snapshot(spark: SparkSession, engine, uri: str, version: int | None = None):
     """The table's snapshot (latest, or at `version`) as Delta Kernel reads it from the log alone."""
-    engine = kernel_engine(spark)
     table = spark._jvm.io.delta.kernel.Table.forPath(engine, uri)
     return table.getLatestSnapshot(engine) if version is None else table.getSnapshotAsOfVersion(engine, version)
 
@@ -353,8 +353,9 @@ def _scan_paths(jvm, engine, snapshot) -> Iterator[Path]:
 
 def _file_columns(path: Path, columns: list[Column], schema: pa.Schema) -> pa.Table:
     """One data file's columns under their names and the table's types (nulls where it has none)."""
-    present = set(pq.read_schema(path).names)
-    table = pq.read_table(path, columns=[c.physical for c in columns if c.physical in present])
+    file = pq.ParquetFile(path)
+    present = set(file.schema_arrow.names)
+    table = file.read(columns=[c.physical for c in columns if c.physical in present])
     arrays = [table.column(c.physical).cast(schema.field(c.name).type) if c.physical in present
               else pa.nulls(table.num_rows, schema.field(c.name).type) for c in columns]
     return pa.Table.from_arrays(arrays, schema=schema)

@@ -116,8 +116,13 @@ class ResourceHistory:
 
 def resource_history(spark: SparkSession, department: str, resource: str) -> ResourceHistory:
     """The resource's history from the ledger: each batch's latest status decides where it stands."""
+    return _history_of(ledger_rows(spark, department, resource))
+
+
+def _history_of(rows: list[dict]) -> ResourceHistory:
+    """A resource's history from its ledger rows, oldest first."""
     history = ResourceHistory()
-    for row in ledger_rows(spark, department, resource):
+    for row in rows:
         if row["status"] in ("landed", "replay", "rejected"):
             history.decided[row["package_path"]] = (row["content_sha256"], row["finished_at"].timestamp())
         if row["batch_id"] is None:
@@ -150,11 +155,10 @@ def ledger_rows(spark: SparkSession, department: str, resource: str) -> list[dic
 
 def release(spark: SparkSession, department: str, resource: str, batch_id: str, reason: str) -> LedgerEntry:
     """An operator's release of a held package: the next landing run lands it despite its hold."""
-    history = resource_history(spark, department, resource)
-    if batch_id not in history.held:
+    rows = ledger_rows(spark, department, resource)
+    if batch_id not in _history_of(rows).held:
         raise ValueError(f"{department}.{resource} batch {batch_id} is not held; nothing to release")
-    held = [row for row in ledger_rows(spark, department, resource)
-            if row["batch_id"] == batch_id and row["status"] == "held"][-1]
+    held = [row for row in rows if row["batch_id"] == batch_id and row["status"] == "held"][-1]
     at = now()
     entry = LedgerEntry(
         department=department, resource=resource, batch_id=batch_id, sequence=held["sequence"], mode=held["mode"],
