@@ -4,6 +4,8 @@ all come from the profile and `conf/lake.yml`."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pyspark.sql import SparkSession
 
@@ -66,3 +68,19 @@ def _quiet(session: SparkSession) -> None:
     log4j = session._jvm.org.apache.logging.log4j
     for logger, level in QUIET_LOGGERS.items():
         log4j.core.config.Configurator.setLevel(logger, log4j.Level.getLevel(level))
+
+
+@contextmanager
+def session_settings(spark: SparkSession, settings: dict[str, str]) -> Iterator[None]:
+    """The session with these runtime settings for a while, its own back afterwards."""
+    before = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)

@@ -28,7 +28,7 @@ from citylake.catalog import Catalog, Divisions, Resource, load_catalog, load_di
 from citylake.rules import Rules, RulesFile, load_rules
 from jobs.corrections import job as corrections
 from jobs.integrate import ledger, metrics, quality
-from jobs.integrate.changes import apply_changes, full_extract_changes, split_late
+from jobs.integrate.changes import apply_changes, full_extract_changes
 from jobs.integrate.ledger import APPLIED, REJECTED, IntegrationEntry
 from jobs.integrate.metrics import BatchMeasure
 from jobs.integrate.quality import BLOCKING, FAILURES, value_of
@@ -302,18 +302,9 @@ def apply_run(spark: SparkSession, evaluated: DataFrame, resource: Resource, run
         changes = full_changes(spark, rows, resource, run[0], name)
     else:
         changes = typed_changes(rows.where(F.col(BLOCKING).isNull()), resource, None)
-    changes = changes.localCheckpoint()
-    late = count_late(spark, changes, name, key)
-    applied = apply_changes(spark, changes, name, key, full_extract=run[0].mode == "full")
+    applied = apply_changes(spark, changes.localCheckpoint(), name, key, full_extract=run[0].mode == "full")
     return {"inserted": applied.inserted, "updated": applied.updated, "deleted": applied.deleted,
-            "unchanged": applied.unchanged, "late": late}
-
-
-def count_late(spark: SparkSession, changes: DataFrame, name: str, key: list[str]) -> int:
-    """Changes older than their key's current version, counted before applying moves the versions."""
-    if not lake.table_exists(spark, name):
-        return 0
-    return split_late(changes, lake.read_table(spark, name), key)[1].count()
+            "unchanged": applied.unchanged, "late": applied.late.count()}
 
 
 def typed_changes(rows: DataFrame, resource: Resource, extracted_at: datetime | None) -> DataFrame:

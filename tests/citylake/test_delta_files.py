@@ -5,7 +5,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from citylake.delta_files import NotArrowReadable, read_arrow
+import pyarrow as pa
+from pyspark.sql import functions as F
+
+from citylake.delta_files import NotArrowReadable, lookup_arrow, read_arrow
 from citylake.settings import lake_layout
 
 pytestmark = pytest.mark.spark
@@ -53,6 +56,33 @@ def test_rows_deleted_by_a_deletion_vector_are_refused_not_read_back(spark, tmp_
 def test_a_table_off_the_local_disk_is_refused(spark):
     with pytest.raises(NotArrowReadable, match="not on the local disk"):
         read_arrow(spark, "s3a://citylake/warehouse/ops/batch_ledger", ["n"])
+    with pytest.raises(NotArrowReadable, match="not on the local disk"):
+        lookup_arrow(spark, "s3a://citylake/warehouse/integrated/x", 0, pa.schema([("n", pa.int64())]),
+                     pa.table({"n": [1]}))
+
+
+def test_a_lookup_finds_the_rows_and_positions_spark_finds_leaving_out_deleted_rows(spark, tmp_path):
+    uri = _table(spark, tmp_path, "looked_up")
+    rows = spark.range(20_000).select(F.concat(F.lit("k"), F.col("id").cast("string")).alias("name"),
+                                      F.col("id").alias("n"), F.timestamp_seconds(F.col("id")).alias("at"))
+    rows.repartition(2).write.format("delta").mode("append").save(uri)
+    spark.sql(f"DELETE FROM delta.`{uri}` WHERE n % 3 = 0")  # thousands of rows per deletion vector
+    version = spark.sql(f"DESCRIBE HISTORY delta.`{uri}`").first()["version"]
+    spark.sql(f"DELETE FROM delta.`{uri}` WHERE n % 3 = 1")  # after the version looked up: not seen
+    keys = pa.table({"name": [f"k{n}" for n in range(0, 20_000, 7)] + ["nobody"]})
+
+    found = lookup_arrow(spark, uri, version, pa.schema([("n", pa.int64()), ("name", pa.string()),
+                                                         ("at", pa.timestamp("us", tz="UTC"))]), keys)
+
+    assert found.column_names == ["n", "name", "at", "row_index", "file_path"]
+    expected = (spark.read.format("delta").option("versionAsOf", version).load(uri)
+                .where(F.col("n") % 7 == 0)
+                .select("n", F.col("at").cast("long").alias("at"), F.col("_metadata.row_index").alias("row_index"),
+                        F.col("_metadata.file_path").alias("file_path")))
+    assert sorted((r["n"], r["at"].timestamp(), r["row_index"], r["file_path"]) for r in found.to_pylist()) == sorted(
+        (r.n, r.at, r.row_index, r.file_path) for r in expected.collect())
+    assert found.num_rows == len([n for n in range(0, 20_000, 7) if n % 3])
+    assert spark.createDataFrame(found).count() == found.num_rows  # every row reaches Spark
 
 
 def test_the_idempotency_marker_is_read_back_and_a_concurrent_commit_of_it_fails(spark, tmp_path):

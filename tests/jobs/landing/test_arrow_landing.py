@@ -182,7 +182,8 @@ def test_the_progress_line_names_the_current_package_its_rows_and_the_runs_rows(
 
 @pytest.mark.spark
 def test_a_commit_leaves_the_sessions_checksum_settings_as_they_were(spark, tmp_path):
-    from citylake.delta_files import COMMIT_SETTINGS, _commit_settings
+    from citylake.delta_files import COMMIT_SETTINGS
+    from citylake.spark import session_settings
 
     for before in (None, "true"):
         for key in COMMIT_SETTINGS:
@@ -190,7 +191,7 @@ def test_a_commit_leaves_the_sessions_checksum_settings_as_they_were(spark, tmp_
                 spark.conf.unset(key)
             else:
                 spark.conf.set(key, before)
-        with _commit_settings(spark):
+        with session_settings(spark, COMMIT_SETTINGS):
             assert {key: spark.conf.get(key) for key in COMMIT_SETTINGS} == COMMIT_SETTINGS
         assert {spark.conf.get(key, None) for key in COMMIT_SETTINGS} == {before}
     for key in COMMIT_SETTINGS:
