@@ -396,9 +396,9 @@ class PositionedTable:
         """The table's columns, as of the transaction's start."""
         return T.StructType.fromJson(json.loads(self._txn.metadata().schema().json()))
 
-    def commit(self, edits: DataFrame) -> dict[str, int]:
+    def commit(self, edits: DataFrame) -> None:
         """Apply `edits` (see `_edits`) in one commit: delete the rows at the removed positions and
-        add the added rows. No commit when there is nothing to do. Returns the rows of each edit."""
+        add the added rows. No commit when there is nothing to do."""
         edits = edits.localCheckpoint()
         counts = {row[EDIT]: row["count"] for row in edits.groupBy(EDIT).count().collect()}
         actions = self._jvm.scala.jdk.javaapi.CollectionConverters.asScala(self._jvm.java.util.ArrayList()).toList()
@@ -407,15 +407,13 @@ class PositionedTable:
             removed = edits.where(F.col(EDIT) == REMOVE).select(FILE, ROW)
             actions = actions.appendedAll(self._deletion_vector_actions(removed))
         if counts.get(ADD):
-            columns = list(self._txn.metadata().schema().fieldNames())
-            added = edits.where(F.col(EDIT) == ADD).select(*columns).coalesce(-(-counts[ADD] // ROWS_PER_FILE))
+            added = edits.where(F.col(EDIT) == ADD).select(*self.schema().names).coalesce(-(-counts[ADD] // ROWS_PER_FILE))
             actions = actions.appendedAll(self._txn.writeFiles(added._jdf))
         if not actions.isEmpty():
             operation = getattr(self._delta, "DeltaOperations$Update")(self._jvm.scala.Option.empty())
             with session_settings(self.spark, COMMIT_SETTINGS):
                 self._txn.commit(actions, operation)
             lake.publish(self.name)
-        return counts
 
     def _require_deletion_vectors(self) -> None:
         configuration = self._txn.metadata().getConfiguration()
