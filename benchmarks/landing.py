@@ -133,15 +133,15 @@ class Phases:
 
 
 def watch_phases() -> Phases:
-    from citylake.delta_files import ExternalAppend
+    from citylake.delta_files import ExternalCommit
     from jobs.landing import job
 
     phases = Phases()
     phases.wrap(job, "resource_history", "ledger read")
     phases.wrap(job, "verify_files", "verify sha256")
     phases.wrap(job, "stage_package", "stage (Arrow: parse, origin, hash, Parquet)")
-    phases.wrap(ExternalAppend, "__init__", "open Delta transaction")
-    phases.wrap(ExternalAppend, "commit", "Delta commit")
+    phases.wrap(ExternalCommit, "__init__", "open Delta transaction")
+    phases.wrap(ExternalCommit, "commit", "Delta commit")
     phases.wrap(job, "record", "ledger write")
     return phases
 

@@ -304,7 +304,7 @@ def apply_run(spark: SparkSession, evaluated: DataFrame, resource: Resource, run
         changes = typed_changes(rows.where(F.col(BLOCKING).isNull()), resource, None)
     applied = apply_changes(spark, changes.localCheckpoint(), name, key, full_extract=run[0].mode == "full")
     return {"inserted": applied.inserted, "updated": applied.updated, "deleted": applied.deleted,
-            "unchanged": applied.unchanged, "late": applied.late.count()}
+            "unchanged": applied.unchanged, "late": applied.late.num_rows}
 
 
 def typed_changes(rows: DataFrame, resource: Resource, extracted_at: datetime | None) -> DataFrame:

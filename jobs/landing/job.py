@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 
 from citylake import lake
 from citylake.catalog import Catalog, Resource, load_catalog
-from citylake.delta_files import ExternalAppend
+from citylake.delta_files import ExternalCommit
 from citylake.settings import lake_layout, profile as active_profile
 from jobs.landing.ledger import LedgerEntry, ResourceHistory, record, resource_history
 from jobs.landing.manifest import MANIFEST, Package, PackageRejected, now, read_manifest, ready_packages, verify_files
@@ -169,7 +169,7 @@ def _land_verified(spark: SparkSession, entry: LedgerEntry, package: Package, re
                    history: ResourceHistory, on_rows: RowsSeen | None = None) -> None:
     name = raw_table(resource)
     root = lake.table_folder(name)
-    append = ExternalAppend(spark, lake.table_uri(name), _new_table_properties(resource))
+    append = ExternalCommit(spark, lake.table_uri(name), _new_table_properties(resource))
     app_id = f"citylake-landing:{package.manifest.batch_id}"
     # A run that died between this batch's commit and its ledger entry: the rerun reads the
     # package again for its counts and commits nothing a second time.
@@ -241,7 +241,7 @@ def _batch_files(root: Path, batch_id: str, *, recount: bool) -> Iterator[_Batch
         batch.discard_unless_committed()
 
 
-def _incoming_keys(spark: SparkSession, staged: Staged, folder: Path, append: ExternalAppend,
+def _incoming_keys(spark: SparkSession, staged: Staged, folder: Path, append: ExternalCommit,
                    resource: Resource) -> DataFrame:
     """The staged rows' key columns, by their catalog names, read from the batch's data files."""
     if not staged.files:

@@ -11,7 +11,7 @@ from delta.tables import DeltaTable
 from rich.console import Console
 
 from citylake import cli, lake
-from citylake.delta_files import ColumnLayout, ExternalAppend, delta_stats
+from citylake.delta_files import ColumnLayout, ExternalCommit, delta_stats
 from citylake.settings import lake_layout
 from citylake.trino import client
 from jobs.landing.job import land_inbox
@@ -92,7 +92,7 @@ def test_a_batch_is_one_write_commit_of_arrow_files_under_the_lakes_table_featur
     for key, value in lake_layout().table_properties.items():
         assert properties[key] == value, key
     assert "deletionVectors" in table.detail().first().tableFeatures
-    append = ExternalAppend(spark, lake.table_uri(TABLE), {})
+    append = ExternalCommit(spark, lake.table_uri(TABLE), {})
     assert append.committed_version("citylake-landing:t-arrow-1") == 0
     # The files hold the columns under their column-mapping physical names and field ids.
     [name] = _batch_files("t-arrow-1")
@@ -114,7 +114,7 @@ def test_a_batch_is_one_write_commit_of_arrow_files_under_the_lakes_table_featur
 def test_a_crash_after_writing_the_files_and_before_the_commit_is_landed_once_by_the_rerun(
         spark, trino, catalog, inbox, fresh_psb, land_killed_at):
     _psb(inbox, 1, psb_rows(12), batch_id="t-arrow-crash")
-    land_killed_at(inbox, ExternalAppend, "commit")
+    land_killed_at(inbox, ExternalCommit, "commit")
     orphans = _batch_files("t-arrow-crash")
     assert len(orphans) == 1  # written, never committed: invisible to readers
     assert not lake.table_exists(spark, TABLE)
