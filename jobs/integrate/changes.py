@@ -94,13 +94,13 @@ def apply_changes(spark: SparkSession, changes: DataFrame, resource_table: str, 
     steps = Steps()
     attributes = [c for c in changes.columns if c not in key and c not in CHANGE_COLUMNS]
     properties = lake_layout().table_properties
+    current = ExternalCommit(spark, lake.table_uri(resource_table), properties)
     history = ExternalCommit(spark, lake.table_uri(f"{resource_table}_history"), properties)
     if not history.table_exists:
-        if lake.table_exists(spark, resource_table):
+        if current.table_exists:
             raise ValueError(f"{resource_table} exists without its history {resource_table}_history: restore the "
                              "history (Delta time travel) or drop both tables and integrate the resource again")
         return _load(spark, changes, resource_table, key, attributes, steps)
-    current = ExternalCommit(spark, lake.table_uri(resource_table), properties)
     with steps("read the batch"):
         batch = _distinct(_frame(changes.toArrow()), key)
         batches = batch.get_column("_batch_id").drop_nulls().unique().to_list()  # a full's deletes may have none

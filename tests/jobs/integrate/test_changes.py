@@ -175,3 +175,11 @@ def test_trino_reads_the_applied_batches_as_spark_does(spark, table, trino):
     from_spark = sorted((r.id_number, r.name, r._valid_from.timestamp(), r._valid_to.timestamp() if r._valid_to else None)
                         for r in lake.read_table(spark, f"{table}_history").collect())
     assert from_trino == from_spark and len(from_spark) == 6
+
+
+def test_a_current_table_without_its_history_is_refused_not_rebuilt(spark, settings, table):
+    apply_changes(spark, changes(spark, [("A", "甲", "I", "2026-01-01 09:00")]), table, KEY)
+    shutil.rmtree(settings.path("warehouse") / "integrated" / (table.split(".")[1] + "_history"))
+    with pytest.raises(ValueError, match="exists without its history"):
+        apply_changes(spark, changes(spark, [("A", "甲一", "U", "2026-01-02 09:00")], "b2", 2), table, KEY)
+    assert current_of(spark, table) == {"A": "甲"}
