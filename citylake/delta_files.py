@@ -338,10 +338,8 @@ class ExternalCommit:
         schema = pa.schema([arrow_field(column) for column in columns])
         root.mkdir(parents=True, exist_ok=True)
         files = []
-        for start in range(0, max(rows.num_rows, 1), rows_per_file):
+        for start in range(0, rows.num_rows, rows_per_file):
             part = rows.slice(start, rows_per_file)
-            if part.num_rows == 0:
-                break
             path = root / f"part-{uuid.uuid4()}.snappy.parquet"
             collected: list[pq.FileMetaData] = []
             pq.write_table(pa.Table.from_arrays([part.column(i).cast(field.type) for i, field in enumerate(schema)],
