@@ -17,9 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from citylake.settings import CONF_DIR, ConfigError, read_yaml
+from citylake.settings import ConfigError, conf_dir as active_conf_dir, read_yaml
 
-DEFAULT_CONF_DIR = CONF_DIR
 
 Format = Literal["csv", "jsonl", "xlsx"]
 Encoding = Literal["utf-8", "utf-8-sig", "gbk", "gb18030"]
@@ -420,7 +419,7 @@ class Divisions(_Strict):
 
 def load_catalog(conf_dir: Path | None = None) -> Catalog:
     """Read and validate `conf/catalog/*.yml` against `conf/elements.yml`."""
-    conf_dir = Path(conf_dir) if conf_dir is not None else DEFAULT_CONF_DIR
+    conf_dir = Path(conf_dir) if conf_dir is not None else active_conf_dir()
     elements = load_elements(conf_dir)
     catalog_dir = conf_dir / "catalog"
     files = sorted(catalog_dir.glob("*.yml"))
@@ -437,7 +436,7 @@ def load_catalog(conf_dir: Path | None = None) -> Catalog:
 
 def load_elements(conf_dir: Path | None = None) -> dict[str, Element]:
     """Read and validate `conf/elements.yml`: element name -> Element."""
-    conf_dir = Path(conf_dir) if conf_dir is not None else DEFAULT_CONF_DIR
+    conf_dir = Path(conf_dir) if conf_dir is not None else active_conf_dir()
     path = conf_dir / "elements.yml"
     raw = _read_yaml(path)
     if not isinstance(raw, dict):
@@ -452,7 +451,7 @@ def load_elements(conf_dir: Path | None = None) -> dict[str, Element]:
 
 def load_divisions(conf_dir: Path | None = None) -> Divisions:
     """Read and validate `conf/divisions.yml`."""
-    conf_dir = Path(conf_dir) if conf_dir is not None else DEFAULT_CONF_DIR
+    conf_dir = Path(conf_dir) if conf_dir is not None else active_conf_dir()
     path = conf_dir / "divisions.yml"
     return _parse(path, Divisions, _read_yaml(path))
 

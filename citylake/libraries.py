@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from citylake.catalog import Catalog, CatalogError, _parse, _read_yaml, _Strict, load_catalog
-from citylake.settings import CONF_DIR
+from citylake.settings import conf_dir as active_conf_dir
 
 NAME = r"^[a-z][a-z0-9_]*$"
 
@@ -164,7 +164,7 @@ class Libraries(_Strict):
 
 def load_libraries(catalog: Catalog | None = None, conf_dir: Path | None = None) -> Libraries:
     """Read `conf/base.yml`; every view's resource and key column must exist in the catalog."""
-    conf_dir = Path(conf_dir) if conf_dir is not None else CONF_DIR
+    conf_dir = Path(conf_dir) if conf_dir is not None else active_conf_dir()
     catalog = catalog or load_catalog(conf_dir)
     path = conf_dir / "base.yml"
     raw = _read_yaml(path)

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from citylake.catalog import Catalog, CatalogError, Cycle, Resource, _parse, _read_yaml, _Strict, load_catalog
-from citylake.settings import CONF_DIR
+from citylake.settings import conf_dir as active_conf_dir
 
 Action = Literal["warn", "quarantine", "reject"]
 ACTIONS: tuple[str, ...] = ("warn", "quarantine", "reject")
@@ -96,7 +96,7 @@ class RulesFile(_Strict):
 
 def load_rules(catalog: Catalog | None = None, conf_dir: Path | None = None) -> RulesFile:
     """Read `conf/rules.yml` and check every resource, column and reference it names exists."""
-    conf_dir = Path(conf_dir) if conf_dir is not None else CONF_DIR
+    conf_dir = Path(conf_dir) if conf_dir is not None else active_conf_dir()
     catalog = catalog or load_catalog(conf_dir)
     path = conf_dir / "rules.yml"
     rules = _parse(path, RulesFile, _read_yaml(path))

@@ -2,7 +2,9 @@
 
 The profile is chosen by `CITYLAKE_PROFILE` (default `local`); any value can be overridden from
 the environment as `CITYLAKE__<SECTION>__<KEY>` so that tests, CI and the cluster deployment
-point the same code elsewhere without editing files.
+point the same code elsewhere without editing files. The configuration folder itself (profiles,
+catalog, standards, rules, libraries) is `CITYLAKE_CONF`, default the checkout's `conf/`: a
+deployment keeps its own beside the code, not in it.
 """
 
 from __future__ import annotations
@@ -16,12 +18,25 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONF_DIR = PROJECT_ROOT / "conf"
+DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
+CONF_ENV = "CITYLAKE_CONF"
 ENV_PREFIX = "CITYLAKE__"
 
 
 class ConfigError(ValueError):
     """A configuration file is missing or invalid; the message names the file and the field."""
+
+
+def conf_dir(environ: dict[str, str] | None = None) -> Path:
+    """The configuration folder: `CITYLAKE_CONF` if set (relative to the working directory),
+    else the checkout's `conf/`."""
+    value = (os.environ if environ is None else environ).get(CONF_ENV)
+    if not value:
+        return DEFAULT_CONF_DIR
+    folder = Path(value).expanduser().resolve()
+    if not folder.is_dir():
+        raise ConfigError(f"{CONF_ENV}={value}: no such configuration folder")
+    return folder
 
 
 class _Strict(BaseModel):
@@ -152,7 +167,7 @@ def load_profile(name: str | None = None, environ: dict[str, str] | None = None)
     """The named profile (default from CITYLAKE_PROFILE, else `local`) with environment overrides."""
     environ = dict(os.environ if environ is None else environ)
     name = name or environ.get("CITYLAKE_PROFILE", "local")
-    path = CONF_DIR / "profiles" / f"{name}.yml"
+    path = conf_dir(environ) / "profiles" / f"{name}.yml"
     data = _apply_env_overrides(read_yaml(path), environ)
     try:
         profile = Profile.model_validate(data)
@@ -181,7 +196,7 @@ def profile() -> Profile:
 
 def load_lake_layout(path: Path | None = None) -> LakeLayout:
     """The lake's layer schemas and the Delta table properties every table gets."""
-    path = path or CONF_DIR / "lake.yml"
+    path = path or conf_dir() / "lake.yml"
     try:
         return LakeLayout.model_validate(read_yaml(path))
     except ValidationError as exc:

@@ -124,11 +124,11 @@ def edited_conf(tmp_path):
     where `edit` changes the file's parsed content in place."""
     import yaml
 
-    from citylake.catalog import DEFAULT_CONF_DIR
+    from citylake.settings import DEFAULT_CONF_DIR
 
     def edit_copy(name, edit):
         conf = tmp_path / "conf"
-        shutil.copytree(DEFAULT_CONF_DIR, conf, ignore=shutil.ignore_patterns("secrets.yml", "profiles"))
+        shutil.copytree(DEFAULT_CONF_DIR, conf, ignore=shutil.ignore_patterns("secrets.yml"))
         raw = yaml.safe_load((conf / name).read_text(encoding="utf-8"))
         edit(raw)
         (conf / name).write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")

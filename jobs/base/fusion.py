@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 
 from citylake import lake
 from citylake.libraries import Library, View
-from citylake.settings import CONF_DIR, ConfigError
+from citylake.settings import ConfigError, conf_dir
 
 AS_OF, VALID_FROM, VALID_TO, LINEAGE = "_as_of", "_valid_from", "_valid_to", "_lineage"
 DERIVED = "derived"  # the lineage source of a value conf/base.yml derives
@@ -160,7 +160,7 @@ def _derived_lineage(attribute: str) -> Column:
 
 def _config_error(library: Library, where: str, error: AnalysisException) -> ConfigError:
     message = str(error).splitlines()[0]
-    return ConfigError(f"{CONF_DIR / 'base.yml'}: {library.name}.{where}: {message}")
+    return ConfigError(f"{conf_dir() / 'base.yml'}: {library.name}.{where}: {message}")
 
 
 # --------------------------------------------------------------------------- history

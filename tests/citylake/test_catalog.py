@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from citylake.catalog import DEFAULT_CONF_DIR, CatalogError, load_catalog, load_divisions, load_elements
+from citylake.catalog import CatalogError, load_catalog, load_divisions, load_elements
+from citylake.settings import DEFAULT_CONF_DIR
 
 # The interface specifications of the demo city's departments (specs/resources.md): every
 # resource with its format, encoding, modes, key, sharing class and exact source columns.
