@@ -117,4 +117,17 @@ def publish(name: str, profile: Profile | None = None) -> None:
     if not server.is_running(profile):
         log.info("Trino is not running; %s will be registered when it starts", name)
         return
+    if not client.serves_this_lake(profile):
+        _warn_once(f"the Trino at {profile.trino.host}:{profile.trino.port} serves another lake: tables of "
+                   f"{profile.path('warehouse')} are not registered there (give this lake its own port)")
+        return
     client.ensure_registered(profile, schema, table, Path(profile.path("warehouse")) / schema / table)
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("%s", message)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import trino
 
-from citylake.trino.server import local_location
+from citylake.trino.server import TrinoError, local_location, node_id
 from citylake.settings import Profile, lake_layout, profile as active_profile
 
 
@@ -95,6 +95,32 @@ def _server_key(profile: Profile) -> tuple[str, int]:
     return profile.trino.host, profile.trino.port
 
 
+# Servers this process found serving its profile's warehouse.
+_own_servers: set[tuple[str, int, str]] = set()
+
+
+def serves_this_lake(profile: Profile) -> bool:
+    """Whether the Trino at the profile's address is the one started for the profile's warehouse
+    (its coordinator's node id names the warehouse), not a server of another lake on that port."""
+    expected = node_id(profile)
+    if (*_server_key(profile), expected) in _own_servers:
+        return True
+    rows = run_query(profile, "SELECT node_id FROM system.runtime.nodes WHERE coordinator")
+    if rows and rows[0][0] == expected:
+        _own_servers.add((*_server_key(profile), expected))
+        return True
+    return False
+
+
+def require_own_server(profile: Profile) -> None:
+    """Raise a clear error when the Trino at the profile's address serves another lake."""
+    if not serves_this_lake(profile):
+        raise TrinoError(
+            f"the Trino at {profile.trino.host}:{profile.trino.port} serves another lake, not "
+            f"{profile.path('warehouse')}: stop it (citylake trino stop, with that lake's settings) or give "
+            f"this lake its own port (CITYLAKE__TRINO__PORT)")
+
+
 def known_registered(profile: Profile, schema: str, table: str) -> bool:
     return (*_server_key(profile), schema, table) in _registered
 
@@ -130,6 +156,7 @@ def sync_catalog(profile: Profile) -> dict[str, list[str]]:
     """Register tables that appeared on disk and drop entries whose folder is gone."""
     if profile.trino.metastore != "file":
         return {"registered": [], "unregistered": []}  # a shared metastore needs no mirroring
+    require_own_server(profile)
     ensure_schemas(profile)
     on_disk = delta_tables_on_disk(profile.path("warehouse"))
     known = registered_tables(profile)

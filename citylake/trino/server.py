@@ -7,6 +7,7 @@ generated `etc/`, data, pid file and logs, so a test server and a demo server ne
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -59,6 +60,13 @@ class Instance:
 
 def instance_for(profile: Profile) -> Instance:
     return Instance(profile.path("var") / "trino")
+
+
+def node_id(profile: Profile) -> str:
+    """The id the managed server of this profile's lake runs under: it names the warehouse it
+    serves, so a client can tell its own lake's server from another one on the same port."""
+    warehouse = str(profile.path("warehouse").resolve())
+    return f"citylake-{profile.name}-{hashlib.sha256(warehouse.encode()).hexdigest()[:16]}"
 
 
 def server_coordinate(version: str) -> str:
@@ -124,7 +132,7 @@ def write_config(profile: Profile, instance: Instance) -> None:
     files = {
         "node.properties": {
             "node.environment": profile.name,
-            "node.id": f"citylake-{profile.name}-{trino.port}",
+            "node.id": node_id(profile),
             "node.data-dir": str(instance.data),
         },
         "config.properties": {
@@ -238,6 +246,9 @@ def start(profile: Profile) -> dict:
         raise TrinoError(f"profile {profile.name!r}: Trino is not managed by citylake (trino.managed=false)")
     instance = instance_for(profile)
     if is_running(profile):
+        from citylake.trino.client import require_own_server  # the client needs a live server
+
+        require_own_server(profile)
         return server_info(profile) or {}
     write_config(profile, instance)
     result = _launcher(profile, instance, "start")

@@ -1,5 +1,6 @@
 """The managed Trino server and the lake catalog, against a real server and real Delta tables."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -85,3 +86,25 @@ def test_citylake_trino_status_exits_zero_when_running(trino):
     result = subprocess.run([sys.executable, "-m", "citylake.cli", "trino", "status"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "running: True" in result.stdout
+
+
+def test_a_job_registers_tables_only_in_the_trino_of_its_own_lake(spark, trino, tmp_path, caplog):
+    """Another lake (its own warehouse) pointed at this lake's port: its writes are not registered
+    in a server that serves a different warehouse, and the commands that would say so."""
+    from citylake.settings import load_profile
+
+    other = load_profile(environ={**os.environ,
+                                  "CITYLAKE__PATHS__VAR": str(tmp_path / "var"),
+                                  "CITYLAKE__PATHS__WAREHOUSE": str(tmp_path / "var" / "warehouse")})
+    assert other.trino.port == trino.trino.port
+    assert client.serves_this_lake(trino) and not client.serves_this_lake(other)
+
+    with caplog.at_level("WARNING", logger="citylake.lake"):
+        lake.write_table(spark.range(2), "app.test_other_lake_probe", "overwrite", other)
+    assert ("app", "test_other_lake_probe") not in client.registered_tables(trino)
+    assert "serves another lake" in caplog.text
+    with pytest.raises(server.TrinoError, match="serves another lake"):
+        client.sync_catalog(other)
+    with pytest.raises(server.TrinoError, match="serves another lake"):
+        server.start(other)
+    assert ("app", "test_other_lake_probe") not in client.registered_tables(trino)
