@@ -21,7 +21,7 @@ console = Console()
 
 def cmd_setup(args: argparse.Namespace) -> None:
     """Fetch and check every JVM part: the Trino server and CLI, a Java for each engine, the Delta jars."""
-    from citylake.spark import spark_session
+    from citylake.spark import jvm_log, spark_session
     from citylake.trino import server
 
     settings = profile()
@@ -31,7 +31,7 @@ def cmd_setup(args: argparse.Namespace) -> None:
     java = server.java_home(settings)
     console.print(f"Trino {settings.trino.version}: {home}\nTrino CLI: {cli}\nJava for Trino: {java}")
     spark = spark_session(settings)  # resolves the Delta jars into the project's cache
-    console.print(f"Spark {spark.version} with {', '.join(settings.spark.packages)}")
+    console.print(f"Spark {spark.version} with {', '.join(settings.spark.packages)} (log: {jvm_log(settings)})")
     console.print(f"set-up checked in {time.monotonic() - started:.1f} s")
 
 
@@ -308,6 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    if args.verbose:
+        from citylake.spark import show_jvm_output
+
+        show_jvm_output()
     try:
         args.func(args)
     except ConfigError as exc:

@@ -4,8 +4,10 @@ all come from the profile and `conf/lake.yml`."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -20,6 +22,23 @@ DELTA_DEFAULTS_PREFIX = "spark.databricks.delta.properties.defaults."
 # checkpoint that it lists the log from version 0, which is how such a table is read.
 QUIET_LOGGERS = {"org.apache.spark.sql.delta.DeltaParquetFileFormat": "FATAL",
                  "io.delta.kernel.internal.snapshot.SnapshotManager": "ERROR"}
+
+
+# What the JVM prints itself (Ivy's package resolution, log4j's console warnings) goes to this file
+# under the profile's var/, not to the terminal; `citylake -v` shows it.
+JVM_LOG = Path("log") / "spark.log"
+_jvm_output_shown = False
+
+
+def show_jvm_output(shown: bool = True) -> None:
+    """Let the JVM of sessions created from now on print to this process's terminal."""
+    global _jvm_output_shown
+    _jvm_output_shown = shown
+
+
+def jvm_log(profile: Profile) -> Path:
+    """The file the Spark JVM's own output goes to."""
+    return profile.path("var") / JVM_LOG
 
 
 def spark_conf(profile: Profile) -> dict[str, str]:
@@ -55,13 +74,40 @@ def spark_session(profile: Profile | None = None) -> SparkSession:
     profile = profile or active_profile()
     if profile.spark.master.startswith("local"):
         _use_spark_java()
+        # A local driver serves no remote executor: bind it to loopback (and spare the warning
+        # that the host name resolves to one).
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder
     for key, value in spark_conf(profile).items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    with _jvm_output_to(None if _jvm_output_shown else jvm_log(profile)):
+        session = builder.getOrCreate()
     session.sparkContext.setLogLevel(profile.spark.log_level)
     _quiet(session)
     return session
+
+
+@contextmanager
+def _jvm_output_to(log: Path | None) -> Iterator[None]:
+    """While a session starts, this process's stdout and stderr point at `log`: the JVM it
+    launches inherits them and keeps writing there for its whole life."""
+    if log is None:
+        yield
+        return
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        with open(log, "ab") as target:
+            os.dup2(target.fileno(), 1)
+            os.dup2(target.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
 
 
 def _quiet(session: SparkSession) -> None:
