@@ -6,9 +6,9 @@ landing ledger says landed and the integration ledger has not seen are taken in 
 consecutive incremental batches in one run, each full extract in a run of its own (it is diffed
 against the state the batches before it left). A run's rows are standardized, checked against
 the resource's quality rules (`conf/rules.yml`), measured into `ops.quality_metrics`; blocked rows
-go to `ops.quarantine`; a batch with a `reject` failure, or more quarantined rows than its limit,
-is not applied. The integration ledger is written last: an interrupted run is redone whole, and
-every step of it is idempotent.
+go to `ops.quarantine` and open corrections, whether their batch is applied or not; a batch with a
+`reject` failure, or more quarantined rows than its limit, is not applied. The integration ledger
+is written last: an interrupted run is redone whole, and every step of it is idempotent.
 """
 
 from __future__ import annotations
@@ -160,12 +160,13 @@ def integrate_resource(context: Context, resource: Resource, pending: list[Batch
         measures = measure(evaluated, pending, resource, rules, landed)
     rejected = rejections(measures, resource, rules)
     accepted = [m.batch for m in measures if m.batch.batch_id not in rejected]
-    accepted_rows = evaluated.where(F.col("_batch_id").isin([batch.batch_id for batch in accepted]))
     with timed("quality metrics and quarantine", resource):
         metrics.record(spark, resource.department, resource.code,
                        metrics.metric_rows(resource.department, resource.code, quality.rule_checks(resource, rules),
                                            [m.measure for m in measures], started))
-        quarantine.replace_batch_rows(spark, quarantined_rows(accepted_rows, resource, started),
+        # A rejected batch's blocked rows too: they are what the department must fix before it
+        # sends the batch again.
+        quarantine.replace_batch_rows(spark, quarantined_rows(evaluated, resource, started),
                                       resource.department, resource.code, ids, quarantine.INTEGRATION)
     counts: dict[str, dict[str, int]] = {}
     for run in batch_runs(accepted):
@@ -174,7 +175,7 @@ def integrate_resource(context: Context, resource: Resource, pending: list[Batch
         for batch in run:
             counts[batch.batch_id] = applied | {"run_id": f"{resource.qualified_code}#{run[0].sequence}-{run[-1].sequence}"}
     with timed("corrections", resource):
-        track_corrections(spark, accepted_rows, resource, pending, accepted)
+        track_corrections(spark, evaluated, resource, pending, accepted)
     finished = now()
     entries = [entry_for(resource, m, rejected.get(m.batch.batch_id), counts.get(m.batch.batch_id), started, finished)
                for m in measures]
@@ -189,7 +190,7 @@ def entry_for(resource: Resource, measured: Measured, rejection: str | None, app
     return IntegrationEntry(
         department=resource.department, resource=resource.code, batch_id=batch.batch_id, sequence=batch.sequence,
         mode=batch.mode, extracted_at=batch.extracted_at, status=REJECTED if rejection else APPLIED,
-        reason=rejection, rows_in=measured.measure.rows, rows_quarantined=measured.quarantined,
+        reason=rejection, rows_in=measured.measure.rows, rows_quarantined=measured.set_aside,
         rows_warned=measured.warned, started_at=started, finished_at=finished, **applied,
     )
 
@@ -202,6 +203,11 @@ class Measured:
     rejected_rows: int
     warned: int
     late_delivery: bool
+
+    @property
+    def set_aside(self) -> int:
+        """Rows the batch puts in `ops.quarantine`: those breaking a quarantine or a reject rule."""
+        return self.quarantined + self.rejected_rows
 
 
 def measure(evaluated: DataFrame, run: list[Batch], resource: Resource, rules: Rules,
@@ -364,17 +370,18 @@ def protected_keys(blocked: DataFrame, resource: Resource, current: DataFrame) -
 # --------------------------------------------------------------------------- corrections
 
 
-def track_corrections(spark: SparkSession, accepted_rows: DataFrame, resource: Resource, batches: list[Batch],
+def track_corrections(spark: SparkSession, evaluated: DataFrame, resource: Resource, batches: list[Batch],
                       accepted: list[Batch]) -> None:
-    """Open a correction for each row the accepted batches quarantined (at integration, or at
-    landing because it could not be parsed), and close the ones their passing rows correct."""
-    accepted_ids = [batch.batch_id for batch in accepted]
-    if not accepted_ids:
-        return
+    """Open a correction for each row the batches set aside, applied or rejected (at integration,
+    or at landing because it could not be parsed), and close the ones the passing rows of the
+    accepted batches correct (a rejected batch's rows changed nothing, so they correct nothing)."""
     extracted = F.create_map(*[part for batch in batches for part in (F.lit(batch.batch_id), F.lit(batch.extracted_at))])
-    opened = quarantined_rows(accepted_rows, resource, now()).unionByName(
-        unparseable_rows(spark, resource, accepted_ids), allowMissingColumns=True)
+    opened = quarantined_rows(evaluated, resource, now()).unionByName(
+        unparseable_rows(spark, resource, [batch.batch_id for batch in batches]), allowMissingColumns=True)
     corrections.open_corrections(spark, opened, extracted[F.col("batch_id")])
+    if not accepted:
+        return
+    accepted_rows = evaluated.where(F.col("_batch_id").isin([batch.batch_id for batch in accepted]))
     passed = accepted_rows.where(F.col(BLOCKING).isNull()).select(
         standardized_key(resource).alias("key_std"), F.col("_sequence").alias("sequence"),
         F.col("_batch_id").alias("batch_id"), extracted[F.col("_batch_id")].alias("extracted_at"))

@@ -1,8 +1,10 @@
 """`lake.ops.integration_ledger`: one row per landed batch taken into the integrated layer, with
 its outcome (applied or rejected), why, its row counts and what applying it changed.
 
-Batches applied together in one run (consecutive incremental batches of a resource) share the
-run's change counts (`inserted` ... `late`); `run_id` says which batches those are.
+`rows_quarantined` counts the batch's rows in `ops.quarantine` (breaking a rule whose action is
+`quarantine` or `reject`), whether the batch was applied or rejected. Batches applied together in
+one run (consecutive incremental batches of a resource) share the run's change counts (`inserted`
+... `late`); `run_id` says which batches those are.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """`lake.ops.quarantine`: rows set aside with the rule they broke and why, for the department to correct.
 
 Two stages put rows here: landing (rows that cannot be parsed: `row_text` holds the line as
-delivered) and integration (rows breaking a quality rule whose action is `quarantine`:
-`row_values` holds the delivered values by the department's own column names, so the row can be
-sent back in a correction package). A rerun of a stage replaces the rows it wrote for a batch.
+delivered) and integration (rows breaking a quality rule whose action is `quarantine` or
+`reject`, in applied and rejected batches alike: `row_values` holds the delivered values by the
+department's own column names, so the row can be sent back in a correction package). A rerun of a
+stage replaces the rows it wrote for a batch.
 """
 
 from __future__ import annotations

@@ -228,3 +228,46 @@ def test_corrections_open_close_and_go_back_in_the_departments_own_form(spark, c
     assert lines[0].split(",")[:11] == PSB_HEADER and RULE_COLUMN in lines[0]
     assert len(lines) == 2 and lines[1].startswith(missing[0]) and "missing_required" in lines[1]
     assert ric.is_valid(lines[1].split(",")[0])
+
+
+def test_a_rejected_batch_leaves_its_failing_rows_for_the_department_to_correct(spark, catalog, psb, tmp_path):
+    deliver(psb, 1, psb_rows(20))
+    land_and_integrate(spark, catalog, psb)
+    resent = [[*row, "I"] for row in psb_rows(10, start=200)]
+    over_limit = [list(row) for row in resent]
+    for row in over_limit[:3]:
+        row[1] = ""                                                   # 30 % missing names > 5 % limit
+    deliver(psb, 2, over_limit, mode="incremental", extracted_at="2026-01-02T02:00:00+08:00")
+    [entry] = land_and_integrate(spark, catalog, psb)
+    assert (entry.status, entry.rows_quarantined) == ("rejected", 3)
+    rejected_batch = entry.batch_id
+
+    def set_aside(table):
+        return lake.read_table(spark, table).where(
+            (F.col("resource") == "household_registration") & (F.col("batch_id") == rejected_batch)).collect()
+
+    held = set_aside("ops.quarantine")
+    assert sorted((row.record, row.rule, row.column_name) for row in held) == [
+        (1, "missing_required", "XM"), (2, "missing_required", "XM"), (3, "missing_required", "XM")]
+    assert all("XM" in row.reason for row in held)
+    assert sorted((row.record, row.status, row.rule) for row in set_aside(CORRECTIONS)) == [
+        (1, "open", "missing_required"), (2, "open", "missing_required"), (3, "open", "missing_required")]
+    [package] = write_packages(spark, catalog, tmp_path / "corrections", datetime(2026, 1, 2, 9), ["psb"])
+    lines = (package / "household_registration.csv").read_bytes().decode("gbk").splitlines()[1:]
+    assert sorted(line.split(",")[0] for line in lines) == sorted(row[0] for row in over_limit[:3])
+    assert all("missing_required" in line and rejected_batch in line for line in lines)
+
+    # a run interrupted before its ledger row is redone: the same rows, not a second copy
+    lake.delta_table(spark, "ops.integration_ledger").delete(F.col("batch_id") == rejected_batch)
+    [entry] = integrate(spark, catalog, resources=[RESOURCE])
+    assert entry.status == "rejected"
+    assert (len(set_aside("ops.quarantine")), len(set_aside(CORRECTIONS))) == (3, 3)
+
+    # the department sends the batch again, corrected: the corrections close as for an applied batch
+    deliver(psb, 3, resent, mode="incremental", extracted_at="2026-01-03T02:00:00+08:00")
+    [entry] = land_and_integrate(spark, catalog, psb)
+    assert (entry.status, entry.inserted) == ("applied", 10)
+    assert {(row.status, row.closed_by_batch, row.age_days) for row in set_aside(CORRECTIONS)} == {
+        ("closed", entry.batch_id, 1)}
+    packages = write_packages(spark, catalog, tmp_path / "later", datetime(2026, 1, 3, 9), ["psb"])
+    assert not any((package / "household_registration.csv").exists() for package in packages)
