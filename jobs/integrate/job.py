@@ -191,7 +191,8 @@ def entry_for(resource: Resource, measured: Measured, rejection: str | None, app
         department=resource.department, resource=resource.code, batch_id=batch.batch_id, sequence=batch.sequence,
         mode=batch.mode, extracted_at=batch.extracted_at, status=REJECTED if rejection else APPLIED,
         reason=rejection, rows_in=measured.measure.rows, rows_quarantined=measured.set_aside,
-        rows_warned=measured.warned, started_at=started, finished_at=finished, **applied,
+        rows_warned=measured.warned, started_at=started, finished_at=finished,
+        failures=dict(measured.measure.failed), **applied,
     )
 
 
@@ -247,17 +248,24 @@ def previous_delivery(batch: Batch, landed: list[Batch]) -> datetime | None:
 
 def rejections(measured: list[Measured], resource: Resource, rules: Rules) -> dict[str, str]:
     """batch id -> why the batch is not applied, for the batches that are not."""
+    rejecting = {check.check for check in quality.rule_checks(resource, rules) if check.action == "reject"}
     reasons = {}
     for m in measured:
         rows = m.measure.rows
         if m.rejected_rows:
-            reasons[m.batch.batch_id] = f"{m.rejected_rows} rows break a rule whose action is reject"
+            broken = ", ".join(f"{check} ({count_of(failed, 'row')})" for check, failed
+                               in sorted(m.measure.failed.items()) if check in rejecting)
+            reasons[m.batch.batch_id] = f"a rule whose action is reject failed: {broken}"
         elif rows and m.quarantined / rows > resource.quarantine_limit:
             reasons[m.batch.batch_id] = (f"{m.quarantined} of {rows} rows ({m.quarantined / rows:.1%}) quarantined, "
                                          f"over the resource's limit {resource.quarantine_limit:.1%}")
         elif m.late_delivery and rules.timeliness.action == "reject":
             reasons[m.batch.batch_id] = "delivered later than its cycle allows"
     return reasons
+
+
+def count_of(number: int, thing: str) -> str:
+    return f"{number} {thing}" if number == 1 else f"{number} {thing}s"
 
 
 def referenced_keys(spark: SparkSession, catalog: Catalog, rules: Rules) -> dict[str, DataFrame]:
@@ -288,13 +296,9 @@ def quarantined_rows(evaluated: DataFrame, resource: Resource, at: datetime) -> 
         quality.failure_reason(F.col(FAILURES)).alias("reason"), F.lit(None).cast("string").alias("row_text"),
         F.lit(at).alias("quarantined_at"), F.lit(quarantine.INTEGRATION).alias("stage"),
         blocked["check"].alias("check"), blocked["column"].alias("column_name"),
-        blocked["delivered"].alias("delivered_value"), delivered_key(evaluated, resource).alias("key"),
+        blocked["delivered"].alias("delivered_value"), quality.delivered_key(evaluated.columns, resource).alias("key"),
         values.alias("row_values"), standardized_key(resource).alias("key_std"),
     )
-
-
-def delivered_key(frame: DataFrame, resource: Resource) -> Column:
-    return F.concat_ws("|", *[F.coalesce(delivered_text(frame, source), F.lit("")) for source in resource.key])
 
 
 # --------------------------------------------------------------------------- changes

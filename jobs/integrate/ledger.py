@@ -9,7 +9,9 @@ one run (consecutive incremental batches of a resource) share the run's change c
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pyspark.sql import SparkSession
@@ -66,13 +68,15 @@ class IntegrationEntry:
     late: int
     started_at: datetime
     finished_at: datetime
+    # rows failing each check (`ops.quality_metrics` has them): for the run's summary, not the ledger
+    failures: dict[str, int] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:
         return (self.finished_at - self.started_at).total_seconds()
 
     def as_row(self) -> dict:
-        return asdict(self) | {"duration_s": self.duration_s}
+        return {name: getattr(self, name) for name in SCHEMA.fieldNames()}
 
 
 def record(spark: SparkSession, entries: list[IntegrationEntry]) -> None:
@@ -90,3 +94,36 @@ def integrated_batches(spark: SparkSession, department: str, resource: str) -> s
             .where((F.col("department") == department) & (F.col("resource") == resource))
             .select("batch_id").distinct().collect())
     return {row.batch_id for row in rows}
+
+
+CHANGES = ("inserted", "updated", "deleted", "late")
+
+
+def totals_by_resource(entries: Iterable[IntegrationEntry]) -> dict[str, Counter]:
+    """Per `<department>.<resource>`: batches `applied` and `rejected`, `rows_in`,
+    `rows_quarantined`, `rows_warned`, and the changes applied, each run's once (its batches share them)."""
+    totals: dict[str, Counter] = {}
+    runs: set[str] = set()
+    for entry in entries:
+        counts = totals.setdefault(f"{entry.department}.{entry.resource}", Counter())
+        counts[entry.status] += 1
+        counts.update({name: getattr(entry, name) for name in ("rows_in", "rows_quarantined", "rows_warned")})
+        if entry.run_id is not None and entry.run_id not in runs:
+            runs.add(entry.run_id)
+            counts.update({name: getattr(entry, name) for name in CHANGES})
+    return totals
+
+
+def most_failed(failures: dict[str, int], top: int = 3) -> str:
+    """The checks failing most, with their counts: `completeness:XM 3 rows, uniqueness 1 row`."""
+    ranked = sorted(failures.items(), key=lambda item: (-item[1], item[0]))
+    shown = [_failed_check(check, rows) for check, rows in ranked[:top]]
+    if len(ranked) > top:
+        shown.append(f"{len(ranked) - top} more")
+    return ", ".join(shown)
+
+
+def _failed_check(check: str, rows: int) -> str:
+    if check == "timeliness":   # a batch-level rule: the batch failed it, no row did
+        return "timeliness (delivered late)"
+    return f"{check} {rows} row" if rows == 1 else f"{check} {rows} rows"

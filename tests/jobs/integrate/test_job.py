@@ -183,13 +183,14 @@ def test_actions_warn_reject_and_the_quarantine_limit(spark, catalog, psb):
     deliver(psb, 2, over_limit, mode="incremental")
     [entry] = land_and_integrate(spark, catalog, psb, strict)
     assert entry.status == "rejected" and "over the resource's limit" in entry.reason
+    assert entry.failures == {"completeness:XM": 3}                  # for the summary's most failed rules
     assert len(current(spark)) == 40                                  # nothing of it applied
 
     rejecting = [[*row, "I"] for row in psb_rows(40, start=300)]
     rejecting[5][0] = rejecting[5][0][:17] + ("0" if rejecting[5][0][17] != "0" else "1")
     deliver(psb, 3, rejecting, mode="incremental")
     [entry] = land_and_integrate(spark, catalog, psb, strict)
-    assert entry.status == "rejected" and "reject" in entry.reason
+    assert (entry.status, entry.reason) == ("rejected", "a rule whose action is reject failed: validity:GMSFHM (1 row)")
     assert len(current(spark)) == 40
 
 
