@@ -3,10 +3,17 @@ from the moment the lake sets it aside until the department delivers it again in
 `write_packages` returns each department its open corrections, in its own column names, format
 and encoding, with the rule and reason for each row.
 
-A correction is closed by a later batch of the same resource that brings the row's key and
-passes the rules (for a key with a wrong check character, the key that differs only there). A
-row that could not be parsed has no key: a later full extract of its resource, which re-delivers
-every row, closes it. `age_days` is how long a correction stayed open (until now while open).
+Every row set aside is tracked, whether its batch was applied or rejected. A correction is closed
+by a later applied batch of the same resource that brings the row's key and passes the rules (for
+a key with a wrong check character, the key that differs only there). A row that could not be
+parsed has no key: a later full extract of its resource, which re-delivers every row, closes it.
+
+`age_days` is how many days a correction stayed open: from `opened_at` (when the quarantined batch
+was extracted) to `closed_at` once closed, and to `as_of` while open. An open one's age is
+rewritten by each integration run whose day makes it a day older, and only then (with `as_of`, the
+time of that run), so a rerun on the same day commits nothing and the stored age is right as of
+the day's last run; in Trino, the age to this moment is
+`date_diff('day', opened_at, coalesce(closed_at, current_timestamp))`.
 """
 
 from __future__ import annotations
@@ -49,8 +56,8 @@ SCHEMA = T.StructType([
     T.StructField("status", T.StringType()),
     T.StructField("closed_at", T.TimestampType()),   # when the correcting batch was extracted
     T.StructField("closed_by_batch", T.StringType()),
-    T.StructField("age_days", T.IntegerType()),
-    T.StructField("as_of", T.TimestampType()),
+    T.StructField("age_days", T.IntegerType()),      # days open: to closed_at, or to as_of while open
+    T.StructField("as_of", T.TimestampType()),       # when an open correction's age was last rewritten
 ])
 
 
@@ -108,12 +115,13 @@ def close_corrected(spark: SparkSession, resource: Resource, passed: DataFrame, 
 
 
 def refresh_ages(spark: SparkSession, as_of: datetime) -> None:
-    """Age every open correction to `as_of`."""
+    """Age the open corrections to `as_of`: only those whose age in days it changes, so that aging
+    them again the same day commits nothing."""
     if lake.table_exists(spark, CORRECTIONS):
+        age = F.datediff(F.lit(as_of).cast("timestamp"), F.col("opened_at"))
         lake.delta_table(spark, CORRECTIONS).update(
-            F.col("status") == OPEN,
-            {"age_days": F.datediff(F.lit(as_of).cast("timestamp"), F.col("opened_at")),
-             "as_of": F.lit(as_of).cast("timestamp")})
+            (F.col("status") == OPEN) & ~F.col("age_days").eqNullSafe(age),
+            {"age_days": age, "as_of": F.lit(as_of).cast("timestamp")})
 
 
 # --------------------------------------------------------------------------- packages

@@ -272,3 +272,26 @@ def test_a_rejected_batch_leaves_its_failing_rows_for_the_department_to_correct(
         ("closed", entry.batch_id, 1)}
     packages = write_packages(spark, catalog, tmp_path / "later", datetime(2026, 1, 3, 9), ["psb"])
     assert not any((package / "household_registration.csv").exists() for package in packages)
+
+
+def table_versions(spark, settings) -> dict[str, int]:
+    """Every Delta table under the warehouse, by name, with its latest version."""
+    return {f"{layer.name}.{table.name}": lake.delta_table(spark, f"{layer.name}.{table.name}").history(1).first().version
+            for layer in settings.path("warehouse").iterdir() if layer.is_dir()
+            for table in layer.iterdir() if (table / "_delta_log").is_dir()}
+
+
+def test_a_rerun_with_nothing_new_commits_nothing(spark, catalog, settings, psb):
+    rows = psb_rows(30)
+    rows[0][1] = ""                                                   # an open correction, which ages
+    deliver(psb, 1, rows)
+    land_and_integrate(spark, catalog, psb)
+    integrate(spark, catalog)                                         # anything else still pending
+    before = table_versions(spark, settings)
+    assert {"ops.quality_score", CORRECTIONS} <= set(before)
+
+    assert integrate(spark, catalog) == []
+    assert table_versions(spark, settings) == before
+    [correction] = lake.read_table(spark, CORRECTIONS).where("resource = 'household_registration'").select(
+        (F.col("age_days") == F.datediff(F.current_timestamp(), "opened_at")).alias("aged_to_today")).collect()
+    assert correction.aged_to_today
