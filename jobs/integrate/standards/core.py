@@ -5,8 +5,14 @@ A standard turns a delivered column into `struct<value, error, repaired>`:
 - `value`: the standard form, typed as the element says; NULL when the value is not valid;
 - `error`: NULL when valid (possibly after repair), else one code of `Reason`;
 - `repaired`: true when the value is valid but was not delivered in the standard form, e.g. a
-  15-digit ID number, full-width digits, stray spaces, `2019/3/5`, `男` (the synthetic city's
-  faults of these kinds are expected to be repaired, and are counted by this flag).
+  15-digit ID number, full-width digits, stray spaces, a trailing line break, a zero-width space,
+  `2019/3/5`, `男` (the synthetic city's faults of these kinds are expected to be repaired, and are
+  counted by this flag).
+
+Every standard reads the delivered text through one clean-up (`clean`): invisible format
+characters removed wherever they are, whitespace and line terminators trimmed at both ends. A
+value is taken as delivered in standard form only when its whole raw text matches
+(`whole_value`: Java's `$` alone would let a final line break through).
 
 Spark computes a subexpression once per row when it occurs more than once outside CASE branches
 (AND and OR included): it is hoisted and evaluated for every row before the rest. Inside a CASE
@@ -70,25 +76,53 @@ class Spec:
 
 # --------------------------------------------------------------------------- text clean-up
 
-# ASCII whitespace, no-break space, ideographic (full-width) space, byte-order mark
-WHITESPACE = " \t\r\n\f\v\u00a0\u3000\ufeff"
-_WHITESPACE_RUN = r"[\s\u00a0\u3000\ufeff]+"
+# Every character Python's str.isspace() calls whitespace (which `python_key` and the reference
+# implementations split on): Unicode's White_Space, the line terminators LF, CR, NEL (U+0085),
+# U+2028 and U+2029 among them, and the ASCII information separators U+001C..U+001F.
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(chr(code) for code in range(0x2000, 0x200B))
+              + "\u2028\u2029\u202f\u205f\u3000")
+# The same characters inside a character class of Java's regular expressions, for the standards'
+# own patterns (Java's `\s` is ASCII whitespace only), and as a class. One property test and one
+# range: a class of the 29 characters one by one makes Java test them one after the other.
+SPACE_CHARACTERS = r"\p{IsWhite_Space}\x1c-\x1f"
+SPACE = f"[{SPACE_CHARACTERS}]"
+_WHITESPACE_RUN = SPACE + "+"
+# Invisible format characters (Unicode category Cf): the byte-order mark U+FEFF, zero-width space
+# U+200B, non-joiner and joiner U+200C/U+200D, word joiner U+2060, soft hyphen, direction marks.
+# Copying from web pages and Excel brings them in; no standard form holds one anywhere.
+_FORMAT_CHARACTER = r"\p{Cf}"
 # The full-width forms of ASCII (U+FF01..U+FF5E) and the ideographic space, as typed by Chinese IMEs
 _FULLWIDTH = "".join(chr(code) for code in range(0xFF01, 0xFF5F)) + "\u3000"
 _HALFWIDTH = "".join(chr(code) for code in range(0x21, 0x7F)) + " "
 _TO_HALFWIDTH = str.maketrans(_FULLWIDTH, _HALFWIDTH)
 
 
-def delivered(column: Column) -> Column:
-    """The delivered text with whitespace (including full-width spaces) trimmed at both ends."""
-    return F.btrim(column.cast("string"), F.lit(WHITESPACE))
+def clean(column: Column) -> Column:
+    """The delivered text as every standard reads it: format characters (`_FORMAT_CHARACTER`)
+    removed wherever they are, then whitespace and line terminators (`WHITESPACE`) trimmed at
+    both ends.
+
+    Pure-ASCII text holds no format character; other text is searched for one before any is
+    replaced: a replacement rebuilds every string, a search only reads it (half the time on
+    Chinese addresses, which seldom hold one)."""
+    text = column.cast("string")
+    has_format_character = (F.octet_length(text) > F.length(text)) & text.rlike(_FORMAT_CHARACTER)
+    visible = F.when(has_format_character, F.regexp_replace(text, _FORMAT_CHARACTER, "")).otherwise(text)
+    return F.btrim(visible, F.lit(WHITESPACE))
+
+
+def whole_value(form: str) -> str:
+    """A regular expression that matches when `form` matches the whole value. Java's `$` also
+    matches before a final line terminator, so '13812345678\\n' would pass `^1[3-9]\\d{9}$` as it
+    is: `\\z` is the value's true end."""
+    return rf"\A(?:{form})\z"
 
 
 class Delivered(NamedTuple):
     """A delivered column as text, and whether it is in the standard form."""
 
     raw: Column       # as delivered
-    text: Column      # trimmed of whitespace at both ends
+    text: Column      # cleaned (`clean`)
     standard: Column  # `text` is in the standard form
     exact: Column     # `raw` is: delivered in the standard form, nothing to repair
 
@@ -96,18 +130,19 @@ class Delivered(NamedTuple):
 def delivered_in_form(column: Column, form: str) -> Delivered:
     """The delivered text and whether it is in the standard form (a regular expression). Most
     values are delivered in the standard form: those are recognised by one match on the raw text
-    and never pay for trimming."""
+    and never pay for cleaning."""
     raw = column.cast("string")
-    exact = raw.rlike(form)
-    text = F.when(exact, raw).otherwise(delivered(raw))
-    return Delivered(raw, text, F.when(exact, F.lit(True)).otherwise(text.rlike(form)), exact)
+    whole_form = whole_value(form)
+    exact = raw.rlike(whole_form)
+    text = F.when(exact, raw).otherwise(clean(raw))
+    return Delivered(raw, text, F.when(exact, F.lit(True)).otherwise(text.rlike(whole_form)), exact)
 
 
 def delivered_among(column: Column, codes: Sequence[str]) -> Delivered:
     """The delivered text and whether it is one of the codes (a hash lookup)."""
     raw = column.cast("string")
     exact = raw.isin(list(codes))
-    text = F.when(exact, raw).otherwise(delivered(raw))
+    text = F.when(exact, raw).otherwise(clean(raw))
     return Delivered(raw, text, F.when(exact, F.lit(True)).otherwise(text.isin(list(codes))), exact)
 
 

@@ -7,7 +7,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from jobs.integrate.standards.core import (
-    Reason, Spec, compact, delivered, delivered_in_form, fold_fullwidth, is_missing, outcome, pick,
+    SPACE_CHARACTERS, Reason, Spec, clean, compact, delivered_in_form, fold_fullwidth, is_missing, outcome, pick,
 )
 
 # ------------------------------------------------------------------ resident ID number (GB 11643)
@@ -70,7 +70,7 @@ USCC_FORM = r"^[0-9A-HJ-NPQRTUWXY]\d{7}[0-9A-HJ-NPQRTUWXY]{10}$"
 # character's base-36 value its GB 32100 value.
 _USCC_LETTERS, _BASE36_LETTERS = "JKLMNPQRTUWXY", "IJKLMNOPQRSTU"
 # spaces and the dashes some systems print the code with (9135-0500-...)
-_USCC_SEPARATORS = r"[\s\u00a0\u3000\ufeff-]+"
+_USCC_SEPARATORS = f"[{SPACE_CHARACTERS}-]+"
 
 
 def uscc(column: Column, spec: Spec) -> Column:
@@ -109,7 +109,7 @@ def party_id(column: Column, spec: Spec) -> Column:
     """A resident ID number or a USCC, whichever the value is valid as; an invalid value is judged
     as an ID number when it looks like one (digits only), else as a USCC."""
     person, organisation = resident_id(column, spec), uscc(column, spec)
-    looks_like_person = compact(delivered(column)).rlike(_PERSON_LIKE)
+    looks_like_person = compact(clean(column)).rlike(_PERSON_LIKE)
     as_person = person["error"].isNull() | (organisation["error"].isNotNull() & looks_like_person)
     # one CASE over the two results, not one per field: each use copies both standards
     return F.when(as_person, person).otherwise(organisation)

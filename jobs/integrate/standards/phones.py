@@ -6,7 +6,9 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from jobs.integrate.standards.core import Reason, Spec, delivered_in_form, fold_fullwidth, is_missing, outcome
+from jobs.integrate.standards.core import (
+    SPACE_CHARACTERS, Reason, Spec, delivered_in_form, fold_fullwidth, is_missing, outcome,
+)
 
 MOBILE_FORM = r"^1[3-9]\d{9}$"
 LANDLINE_FORM = r"^0\d{2,3}-\d{7,8}$"
@@ -15,7 +17,7 @@ PHONE_FORM = f"{MOBILE_FORM}|{LANDLINE_FORM}"
 _LANDLINE = r"^(0(?:10|2\d))(\d{7,8})$|^(0[3-9]\d{2})(\d{7,8})$"
 # national numbers: a mobile's 11 digits, or a landline's area and local number, 10 to 12 digits
 _NATIONAL_LENGTH = r"^(1\d{10}|0\d{9,11})$"
-_SEPARATORS = r"[\s\u00a0\u3000()\-.]"
+_SEPARATORS = f"[{SPACE_CHARACTERS}()\\-.]"
 # (pattern, replacement), in order: +86 before an area code, which then regains its trunk 0
 # (+86 10 ..., +86 595 ...); +86 before anything else; 86 without + or 00 before a mobile number
 _COUNTRY_CODE = [

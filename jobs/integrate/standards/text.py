@@ -5,7 +5,9 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from jobs.integrate.standards.core import Reason, Spec, delivered, delivered_in_form, fold_fullwidth, is_missing, outcome
+from jobs.integrate.standards.core import (
+    SPACE, Reason, Spec, clean, delivered_in_form, fold_fullwidth, is_missing, outcome,
+)
 
 # Elements whose values are free text or identifiers without a standard layout: trimmed only.
 PLAIN_TEXT = frozenset({
@@ -13,10 +15,10 @@ PLAIN_TEXT = frozenset({
 })
 
 _HAN_ONLY = r"^\p{IsHan}+$"
-_SPACE_BETWEEN_HAN = r"(?<=\p{IsHan})[\s\u00a0\u3000]+(?=\p{IsHan})"
+_SPACE_BETWEEN_HAN = rf"(?<=\p{{IsHan}}){SPACE}+(?=\p{{IsHan}})"
 # the separator of transliterated names (买买提·艾力) is typed as many look-alike dots
-_DOT_BETWEEN_HAN = r"(?<=\p{IsHan})[\s\u00a0\u3000]*[.•・‧∙．·][\s\u00a0\u3000]*(?=\p{IsHan})"
-_SPACE_RUN = r"[\s\u00a0\u3000]+"
+_DOT_BETWEEN_HAN = rf"(?<=\p{{IsHan}}){SPACE}*[.•・‧∙．·]{SPACE}*(?=\p{{IsHan}})"
+_SPACE_RUN = SPACE + "+"
 
 
 def person_name(column: Column, spec: Spec) -> Column:
@@ -33,9 +35,9 @@ def person_name(column: Column, spec: Spec) -> Column:
 
 
 def plain_text(column: Column, spec: Spec) -> Column:
-    """The delivered text, trimmed; an empty one is missing."""
+    """The delivered text, cleaned (`clean`); an empty one is missing."""
     raw = column.cast("string")
-    text = delivered(raw)
+    text = clean(raw)
     return outcome(text, [(is_missing(text), Reason.MISSING)], repaired=text != raw)
 
 

@@ -3,12 +3,15 @@
 Values are drawn vectorised (numpy byte matrices, pyarrow string kernels) as a mix of valid
 numbers and every fault the standards name: wrong check characters, bad lengths, bad characters,
 15-digit numbers, impossible birth dates, full-width characters, lower case, stray spaces,
-separators. Spark standardizes them from Parquet; python-stdnum judges the same values in a
+separators, a line break at the end (LF, CRLF, CR), Unicode spaces around the value, and invisible
+format characters (byte-order mark, zero-width space, non-joiner, joiner, word joiner) at its
+start, in its middle or at its end. Spark standardizes them from Parquet; python-stdnum judges the same values in a
 thread meanwhile (Spark works in its own JVM). Validity, the standard value and the reason must
 agree for every value.
 
 The reference is stdnum after the normalisation the standards document and stdnum does not do:
-full width folded (NFKC) and every space removed; a 15-digit ID number is upgraded (century 19,
+format characters (Unicode category Cf) removed, full width folded (NFKC) and every space removed
+(Python's whitespace: line terminators included); a 15-digit ID number is upgraded (century 19,
 check character by stdnum) before stdnum validates it. Two rules of stdnum are not the standards':
 - stdnum.cn.ric also looks the division code up in its table of places, valid for a range of birth
   years. The standard does not: a number keeps the code of the office that issued it, which may
@@ -59,7 +62,11 @@ def code_points(characters: str) -> np.ndarray:
 # what a value may be corrupted with: letters (some never in a credit code), lower case, punctuation
 CORRUPTIONS = code_points("AIOSVZXxab-*./#")
 INNER_SPACES = code_points(" \t")
-PADDING = code_points(" \t\u3000\u00a0")
+PADDING = code_points(" \t\u3000\u00a0\u2003\u202f")
+# a line's end read with the last field: LF, CRLF (CR then LF) or CR
+LINE_FEED, CARRIAGE_RETURN = ord("\n"), ord("\r")
+# byte-order mark, zero-width space, zero-width non-joiner and joiner, word joiner
+FORMAT_CHARACTERS = code_points("\ufeff\u200b\u200c\u200d\u2060")
 FULLWIDTH_OFFSET = 0xFF01 - 0x21  # U+FF01..U+FF5E are the full-width forms of ASCII 0x21..0x7E
 
 
@@ -175,6 +182,27 @@ def padded(rng: np.random.Generator, chars: np.ndarray, share: float) -> np.ndar
     return chars
 
 
+def line_ended(rng: np.random.Generator, chars: np.ndarray, share: float) -> np.ndarray:
+    """A share of the values with a line break after them: LF, CRLF or CR, a third each."""
+    rows = some_rows(rng, len(chars), share)
+    kind = rng.integers(0, 3, rows.size)  # 0: LF, 1: CRLF, 2: CR
+    carriage = rows[kind >= 1]
+    chars = inserted(chars, carriage, lengths_of(chars[carriage]), np.full(carriage.size, CARRIAGE_RETURN, np.uint32))
+    feed = rows[kind <= 1]
+    return inserted(chars, feed, lengths_of(chars[feed]), np.full(feed.size, LINE_FEED, np.uint32))
+
+
+def with_format_characters(rng: np.random.Generator, chars: np.ndarray, share: float) -> np.ndarray:
+    """A share of the values with one invisible format character at their start, somewhere in the
+    middle, or at their end, a third each."""
+    rows = some_rows(rng, len(chars), share)
+    lengths = lengths_of(chars[rows])
+    where = rng.integers(0, 3, rows.size)
+    middle = rng.integers(1, np.maximum(lengths, 2))
+    at = np.where(where == 0, 0, np.where(where == 1, np.minimum(middle, lengths), lengths))
+    return inserted(chars, rows, at, rng.choice(FORMAT_CHARACTERS, rows.size))
+
+
 def lower_cased(rng: np.random.Generator, chars: np.ndarray, share: float) -> np.ndarray:
     rows = some_rows(rng, len(chars), share)
     part = chars[rows]
@@ -209,7 +237,7 @@ def resident_ids(rng: np.random.Generator, n: int) -> pa.Array:
     chars[legacy, 15:] = 0
     chars = resized(rng, corrupted(rng, chars, 0.07), 0.07, kept=(15, 18))
     chars = lower_cased(rng, spaced(rng, chars, 0.04), 0.1)
-    return as_text(padded(rng, fullwidth(rng, chars, 0.08), 0.06))
+    return as_text(delivered_oddly(rng, fullwidth(rng, chars, 0.08)))
 
 
 def usccs(rng: np.random.Generator, n: int) -> pa.Array:
@@ -228,7 +256,13 @@ def usccs(rng: np.random.Generator, n: int) -> pa.Array:
     dashed = some_rows(rng, n, 0.04)
     chars = inserted(chars, dashed, np.full(dashed.size, 8), np.full(dashed.size, ord("-"), dtype=np.uint32))
     chars = lower_cased(rng, spaced(rng, chars, 0.04), 0.05)
-    return as_text(padded(rng, fullwidth(rng, chars, 0.08), 0.06))
+    return as_text(delivered_oddly(rng, fullwidth(rng, chars, 0.08)))
+
+
+def delivered_oddly(rng: np.random.Generator, chars: np.ndarray) -> np.ndarray:
+    """The values padded with spaces, some with format characters, some ending in a line break."""
+    chars = with_format_characters(rng, padded(rng, chars, 0.06), 0.05)
+    return line_ended(rng, chars, 0.05)
 
 
 # ------------------------------------------------------------------ the reference: python-stdnum
@@ -238,8 +272,10 @@ STDNUM_REASONS = {InvalidLength: "bad_length", InvalidFormat: "bad_format", Inva
 
 
 def normalised(delivered: str) -> str:
-    """What the standards do before judging a number: full width folded, every space removed."""
-    return "".join(unicodedata.normalize("NFKC", delivered).split())
+    """What the standards do before judging a number: format characters removed, full width
+    folded, every space removed."""
+    visible = "".join(char for char in delivered if unicodedata.category(char) != "Cf")
+    return "".join(unicodedata.normalize("NFKC", visible).split())
 
 
 def reference_resident_id(delivered: str | None) -> tuple[str | None, str | None]:
@@ -356,6 +392,28 @@ def test_the_mix_holds_every_verdict(compared, element):
     assert found[None] >= VALUES // 5
     repaired = pc.sum(results.column("repaired")).as_py()
     assert VALUES // 20 <= repaired <= found[None] - VALUES // 20
+
+
+@pytest.mark.parametrize("element", ["resident_id", "uscc"])
+def test_the_mix_holds_line_breaks_and_format_characters(compared, element):
+    """Each line break and format character reaches valid values as well as faulty ones, so the
+    agreement with stdnum covers them; the format characters at the start, middle and end."""
+    results, _ = compared[element]
+    delivered, valid = results.column("delivered"), pc.is_valid(results.column("value"))
+    characters = "".join(chr(code) for code in FORMAT_CHARACTERS)
+    invisible, visible = f"[{characters}]", f"[^\\s{characters}]"
+    spellings = {
+        "LF": pc.and_(pc.ends_with(delivered, "\n"), pc.invert(pc.ends_with(delivered, "\r\n"))),
+        "CRLF": pc.ends_with(delivered, "\r\n"),
+        "CR": pc.ends_with(delivered, "\r"),
+        "format character first": pc.match_substring_regex(delivered, f"^{invisible}"),
+        "format character inside": pc.match_substring_regex(delivered, visible + invisible + visible),
+        "format character last": pc.match_substring_regex(delivered, f"{invisible}[\\r\\n]*$"),
+        **{f"U+{code:04X}": pc.match_substring(delivered, chr(code)) for code in FORMAT_CHARACTERS},
+    }
+    for name, spelled in spellings.items():
+        assert pc.sum(pc.and_(spelled, valid)).as_py() >= VALUES // 1000, name
+        assert pc.sum(pc.and_(spelled, pc.invert(valid))).as_py() >= VALUES // 1000, name
 
 
 @pytest.mark.parametrize("element", ["resident_id", "uscc"])
