@@ -255,6 +255,9 @@ def truth_conflicts(base_city):
 def test_conflicts_found_are_the_conflicts_in_the_deliveries(spark, base_city, truth_conflicts, library, entity):
     key = {"population": "id_number", "legal_entity": "uscc"}[library]
     found = base_frame(spark, f"base.{library}_conflict")
+    # the truth holds the disagreements of the deliveries as sent; this one the lake's quarantine
+    # makes (the register's record set aside), and is tested against the faults below
+    found = found[found.kind != "registered_not_in_register"]
     got = {(getattr(r, key), r.kind, r.source_b, r.record) for r in found.itertuples()}
     truth = truth_conflicts[truth_conflicts.entity == entity]
     want = {(r.key, r.kind, r.source_b, r.record) for r in truth.itertuples()}
@@ -272,6 +275,28 @@ def test_conflicts_found_are_the_conflicts_in_the_deliveries(spark, base_city, t
         # the library states a death as status 'deceased', the truth as the certificate's event
         if row.kind != "insured_after_death":
             assert row.value_a == value_a, row
+
+
+def test_a_registered_resident_only_the_grid_knows_is_a_recorded_conflict(spark, base_city, truth, cuts,
+                                                                          quarantined):
+    """The grid's survey says 户籍 (registered) for persons the household register does not hold:
+    each such person is a `registered_not_in_register` conflict, every one of them is a registered
+    resident in the truth whose register record the lake quarantined, and no other is."""
+    population = base_frame(spark, "base.population")
+    claimed = set(population[(population.residence_type == "户籍") & population.register_status.isna()].id_number)
+    conflicts = base_frame(spark, "base.population_conflict")
+    found = conflicts[conflicts.kind == "registered_not_in_register"]
+    assert set(found.id_number) == claimed
+    assert set(found.source_a) == set(found.source_b) == {"grid.actual_population"}
+    assert set(found.value_b) == {"户籍"}
+
+    persons = state_at(truth["persons"], cuts["grid.actual_population"])
+    surveyed = set(persons[(persons.residence_type == "户籍") & (persons.status == "alive")].id_number)
+    registered = {row[0] for row in lake.read_table(spark, "integrated.psb_household_registration")
+                  .select("id_number").collect()}
+    expected = (quarantined["psb.household_registration"] & surveyed) - registered
+    print(f"\nregistered residents only the grid knows: {len(claimed)} found, {len(expected)} in the truth")
+    assert claimed == expected and claimed
 
 
 # --------------------------------------------------------------------------- as of
