@@ -36,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
@@ -539,6 +540,17 @@ def read_arrow(spark: SparkSession, uri: str, columns: list[str]) -> pa.Table:
             raise NotArrowReadable(f"{file.path} has rows deleted by a deletion vector")
         parts.append(_file_columns(_local_path(file.path), wanted, schema))
     return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def table_version(spark: SparkSession, uri: str) -> int | None:
+    """The table's latest version, as Delta Kernel reads it from the log alone (no Spark job);
+    None where there is no table."""
+    try:
+        return int(_kernel_snapshot(spark, _kernel_engine(spark), uri).getVersion())
+    except Py4JJavaError as error:
+        if "TableNotFoundException" in str(error.java_exception.getClass().getName()):
+            return None
+        raise
 
 
 def _require_local(uri: str) -> None:

@@ -3,6 +3,7 @@ write visible in Trino the moment it commits. Jobs use this; none of them builds
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -78,10 +79,14 @@ def write_table(
     merge_schema: bool = False,
     partition_by: list[str] | None = None,
     options: dict[str, str] | None = None,
+    made_from: str | None = None,
 ) -> None:
-    """Write a DataFrame as one Delta commit (all rows visible together, or none), then publish it."""
+    """Write a DataFrame as one Delta commit (all rows visible together, or none), then publish it;
+    `made_from`: the inputs fingerprint the commit records (`inputs_fingerprint`)."""
     profile = profile or active_profile()
     writer = df.write.format("delta").mode(mode).options(**(options or {}))
+    if made_from:
+        writer = writer.option("userMetadata", made_from)
     if merge_schema:
         writer = writer.option("mergeSchema", "true")
     if mode == "overwrite":
@@ -90,6 +95,28 @@ def write_table(
         writer = writer.partitionBy(*partition_by)
     writer.save(table_uri(name, profile))
     publish(name, profile)
+
+
+def table_version(spark: SparkSession, name: str, profile: Profile | None = None) -> int | None:
+    """The table's latest version (read from its log, no Spark job); None while it does not exist."""
+    from citylake.delta_files import table_version as logged_version
+
+    return logged_version(spark, table_uri(name, profile))
+
+
+def inputs_fingerprint(spark: SparkSession, tables: list[str], *extra: str, profile: Profile | None = None) -> str:
+    """What a job's output is made from: the version of each input table (absent ones too) and
+    anything else it depends on (its configuration, the day). A job that finds its outputs made
+    from the same fingerprint has nothing to do."""
+    parts = [f"{name}@{table_version(spark, name, profile)}" for name in sorted(tables)] + list(extra)
+    return "inputs:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def recorded_fingerprint(spark: SparkSession, name: str, profile: Profile | None = None) -> str | None:
+    """The inputs fingerprint the table's latest commit was written with, if any."""
+    if table_version(spark, name, profile) is None:
+        return None
+    return delta_table(spark, name, profile).history(1).select("userMetadata").first()[0]
 
 
 def rows_written(spark: SparkSession, name: str, profile: Profile | None = None) -> int:

@@ -1,15 +1,20 @@
-"""Executing the notebooks headless and exporting each as a standalone HTML dashboard."""
+"""Executing the notebooks headless and exporting each as a standalone HTML dashboard.
+
+A notebook names the lake tables it reads in its metadata (`"citylake": {"requires": [...]}`);
+on a lake that does not have them yet it is left out, and said so, rather than failing.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import papermill
 from nbconvert import HTMLExporter
 
-from citylake.settings import PROJECT_ROOT, profile as active_profile
+from citylake.settings import PROJECT_ROOT, Profile, profile as active_profile
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 
@@ -17,6 +22,40 @@ NOTEBOOKS = PROJECT_ROOT / "notebooks"
 def dashboard_notebooks() -> list[Path]:
     """The notebooks the demo runs, in name order."""
     return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def required_tables(notebook: Path) -> list[str]:
+    """The lake tables (`lake.<layer>.<table>`) a notebook declares it reads."""
+    metadata = nbformat.read(notebook, as_version=4).metadata
+    return list(metadata.get("citylake", {}).get("requires", []))
+
+
+@dataclass
+class Dashboards:
+    """What one run of the notebooks made: the dashboards, and the notebooks left out -> the
+    tables they need that the lake does not have yet."""
+
+    built: list[Path] = field(default_factory=list)
+    left_out: dict[str, list[str]] = field(default_factory=dict)
+
+
+def build_dashboards(notebooks: list[Path] | None = None, out_dir: Path | None = None,
+                     profile: Profile | None = None) -> Dashboards:
+    """Run every notebook whose tables are in the lake; leave out the others."""
+    from citylake.trino.client import existing_tables
+
+    profile = profile or active_profile()
+    notebooks = dashboard_notebooks() if notebooks is None else notebooks
+    wanted = {notebook: required_tables(notebook) for notebook in notebooks}
+    present = existing_tables(profile, {table for tables in wanted.values() for table in tables})
+    made = Dashboards()
+    for notebook, tables in wanted.items():
+        missing = [table for table in tables if table not in present]
+        if missing:
+            made.left_out[notebook.stem] = missing
+        else:
+            made.built.append(run_notebook(notebook, out_dir))
+    return made
 
 
 def run_notebook(notebook: Path, out_dir: Path | None = None, parameters: dict | None = None) -> Path:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from citylake import lake
 from citylake.libraries import Check, Libraries, Library
 from jobs.base.fusion import LINEAGE
+from jobs.base.inputs import read_integrated
 
 CONFLICT_COLUMNS = ["kind", "attribute", "source_a", "value_a", "source_b", "value_b", "record", "recorded_at"]
 
@@ -35,7 +35,7 @@ def check_conflicts(spark: SparkSession, libraries: Libraries, library: Library,
     against = check.against
     other = built[check.library or library.name]
     other_key = other.columns[0]
-    records = lake.read_table(spark, f"integrated.{against.resource.replace('.', '_')}")
+    records = read_integrated(spark, against.resource, history=False)
     if against.where:
         records = records.where(F.expr(against.where))
     records = records.select(F.col(against.match).alias("_match"), F.col(against.entity_column).alias(library.key),

@@ -18,9 +18,9 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from citylake import lake
 from citylake.libraries import Library, View
 from citylake.settings import ConfigError, conf_dir
+from jobs.base.inputs import read_integrated
 
 AS_OF, VALID_FROM, VALID_TO, LINEAGE = "_as_of", "_valid_from", "_valid_to", "_lineage"
 DERIVED = "derived"  # the lineage source of a value conf/base.yml derives
@@ -37,11 +37,6 @@ class Moment:
 
 
 NOW = Moment()
-
-
-def history_table(resource: str) -> str:
-    """The integrated history of a resource given as `department.resource`."""
-    return f"integrated.{resource.replace('.', '_')}_history"
 
 
 def fuse(spark: SparkSession, library: Library, moment: Moment = NOW, *, timeless: bool = False) -> DataFrame:
@@ -84,7 +79,7 @@ def view_frame(spark: SparkSession, library: Library, name: str, view: View, mom
 
 def _versions(spark: SparkSession, library: Library, name: str, view: View) -> DataFrame:
     """Every version of the view's resource it is about, keyed by the library key."""
-    versions = lake.read_table(spark, history_table(view.resource))
+    versions = read_integrated(spark, view.resource, history=True)
     if view.where:
         try:
             versions = versions.where(F.expr(view.where))

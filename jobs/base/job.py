@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -27,6 +28,7 @@ from citylake.libraries import Libraries, load_libraries
 from jobs.base import housing, legal_entity, spatial
 from jobs.base.conflicts import conflicts
 from jobs.base.fusion import AS_OF, NOW, Moment, city_timestamp, fuse, history
+from jobs.base.inputs import NothingToBuild, availability, integrated_table, resources_read
 
 log = logging.getLogger(__name__)
 DISTRICT = "base.district"
@@ -34,10 +36,15 @@ DISTRICT = "base.district"
 
 @dataclass(frozen=True)
 class Built:
-    """What one build wrote: rows per table, and how long it took (seconds)."""
+    """What one build wrote: rows per table, and how long it took (seconds); on a lake that lacks
+    resources, the libraries `left_out` (-> the resources they need) and those `built_without`
+    some of what they read."""
 
     rows: dict[str, int]
     seconds: float
+    left_out: dict[str, list[str]] = field(default_factory=dict)
+    built_without: dict[str, list[str]] = field(default_factory=dict)
+    up_to_date: bool = False  # nothing written: the last build was made from the same inputs
 
 
 Progress = Callable[[str], None]
@@ -67,26 +74,47 @@ def as_of(spark: SparkSession, library: str, at: datetime, libraries: Libraries 
 
 
 def build(spark: SparkSession, catalog: Catalog | None = None, libraries: Libraries | None = None,
-          progress: Progress | None = None) -> Built:
-    """Build every base library, its history and its conflicts from the integrated layer."""
+          progress: Progress | None = None, force: bool = False) -> Built:
+    """Build every base library its inputs allow, its history and its conflicts, from the
+    integrated layer; nothing when the last build was made from the same inputs, unless `force`."""
     started = time.monotonic()
     catalog = catalog or load_catalog()
     libraries = libraries or load_libraries(catalog)
     say = progress or (lambda step: log.info("%s", step))
     written: dict[str, int] = {}
 
+    available = availability(spark, libraries)
+    buildable = available.built()
+    if not buildable:
+        raise NothingToBuild("no base library can be built yet: none of the resources they are built from is "
+                             "integrated (run citylake land and citylake integrate first)")
+    fingerprint = build_inputs(spark, libraries, catalog)
+    # the histories are written last: the last one made from these inputs means the whole build was
+    if not force and lake.recorded_fingerprint(spark, buildable[-1].history_table) == fingerprint:
+        return Built({}, time.monotonic() - started, available.left_out(), available.built_without(), up_to_date=True)
+
     def write(frame: DataFrame, name: str) -> None:
         say(f"writing {name}")
-        lake.write_table(frame, name, "overwrite")
+        lake.write_table(frame, name, "overwrite", made_from=fingerprint)
         written[name] = lake.rows_written(spark, name)
 
     built = snapshot(spark, libraries, NOW, catalog)
-    for library in libraries:
+    for library in buildable:
         write(built[library.name], library.table)
     write(built["district"], DISTRICT)
-    for library in libraries:
+    for library in buildable:
         if library.checks:
             write(conflicts(spark, libraries, library, built), library.conflict_table)
-    for library in libraries:
+    for library in buildable:
         write(history(spark, library), library.history_table)
-    return Built(written, time.monotonic() - started)
+    return Built(written, time.monotonic() - started, available.left_out(), available.built_without())
+
+
+def build_inputs(spark: SparkSession, libraries: Libraries, catalog: Catalog) -> str:
+    """The fingerprint of what a build reads: the integrated tables' versions, the libraries'
+    and divisions' configuration, and the city's day (ages are counted to it)."""
+    tables = [integrated_table(resource, history=history) for library in libraries
+              for resource in resources_read(library) for history in (False, True)]
+    today = datetime.now(ZoneInfo(spark.conf.get("spark.sql.session.timeZone"))).date().isoformat()
+    return lake.inputs_fingerprint(spark, sorted(set(tables)), libraries.model_dump_json(),
+                                   load_divisions(catalog.conf_dir).model_dump_json(), today)

@@ -55,6 +55,18 @@ LATE = "_late"
 CHANGE_ORDER = ["_changed_at", "_sequence", "_record"]
 # A change delivered twice in one batch (same key and these) is one change.
 SAME_CHANGE = ["_changed_at", "_op", "_row_hash"]
+# The columns each table has after the resource's own (typed) columns, and their types.
+CURRENT_COLUMNS = [column for column in CHANGE_COLUMNS if column != "_op"]
+HISTORY_COLUMNS = ["_valid_from", "_valid_to", "_op", "_batch_id", "_sequence", "_row_hash"]
+_COLUMN_TYPES = {"_op": "string", "_changed_at": "timestamp", "_batch_id": "string", "_sequence": "bigint",
+                 "_record": "bigint", "_row_hash": "bigint", "_valid_from": "timestamp", "_valid_to": "timestamp"}
+
+
+def table_schema(attributes: list[tuple[str, str]], *, history: bool) -> T.StructType:
+    """The schema of a resource's current table or history, given its (column, type) pairs: what
+    a reader of a resource not yet delivered can stand in for the table."""
+    columns = [*attributes, *[(name, _COLUMN_TYPES[name]) for name in (HISTORY_COLUMNS if history else CURRENT_COLUMNS)]]
+    return T.StructType.fromDDL(", ".join(f"`{name}` {kind}" for name, kind in columns))
 
 
 @dataclass
@@ -183,10 +195,10 @@ def _load(spark: SparkSession, changes: DataFrame, resource_table: str, key: lis
 
 
 def _version_columns(col):
-    """A history row's columns after its key and attributes, from an ordered change (`col` is
-    Spark's or polars' column function: both engines write versions alike)."""
+    """A history row's columns after its key and attributes (`HISTORY_COLUMNS`), from an ordered
+    change (`col` is Spark's or polars' column function: both engines write versions alike)."""
     return [col("_changed_at").alias("_valid_from"), col("_next_at").alias("_valid_to"),
-            col("_op"), col("_batch_id"), col("_sequence"), col("_row_hash")]
+            *[col(name) for name in HISTORY_COLUMNS[2:]]]
 
 
 # --------------------------------------------------------------------------- looking up the batch's keys

@@ -1,5 +1,6 @@
 """The population notebook executed headless against the test lake, exported as an offline dashboard."""
 
+import os
 import re
 
 import pytest
@@ -23,3 +24,20 @@ def test_the_notebook_runs_and_exports_a_standalone_dashboard(spark, trino, cata
     assert len(html) > 3_000_000 and re.search(r"plotly\.js v\d", html)
     assert not re.search(r"<script[^>]+src=\"https?://", html)
     assert "Traceback" not in html
+
+
+def test_a_notebook_whose_tables_are_not_in_the_lake_is_left_out_and_said_so(trino, fresh_psb, tmp_path):
+    """On a lake without the household register, the notebook is not run; the command says which
+    table it needs and exits 0."""
+    import subprocess
+    import sys
+
+    from citylake.notebooks import build_dashboards
+
+    made = build_dashboards([NOTEBOOKS / "population_overview.ipynb"], tmp_path / "dashboards")
+    assert made.built == [] and made.left_out == {"population_overview": ["lake.raw.psb_household_registration"]}
+    result = subprocess.run([sys.executable, "-m", "citylake.cli", "notebooks"], capture_output=True, text=True,
+                            timeout=600, env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ("left out population_overview: needs lake.raw.psb_household_registration (not in the lake yet)"
+            in result.stdout)
