@@ -33,6 +33,30 @@ def csv_bytes(header: list[str], rows: list[list[str]], encoding: str = "gbk", d
     return buffer.getvalue().encode(encoding)
 
 
+def header_only_csv(header: list[str], encoding: str = "gbk", *, final_newline: bool = True) -> bytes:
+    """A CSV file of no rows: the header line, with or without the line break after it."""
+    content = csv_bytes(header, [], encoding)
+    return content if final_newline else content.removesuffix(b"\r\n")
+
+
+def jsonl_bytes(rows: list[dict[str, str]], encoding: str = "utf-8") -> bytes:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode(encoding)
+
+
+def xlsx_bytes(header: list[str], rows: list[list[str]], sheet: str = "Sheet1") -> bytes:
+    """A workbook of one sheet: the header row, then the rows."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    worksheet = workbook.active
+    worksheet.title = sheet
+    for row in [header, *rows]:
+        worksheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
 def write_package(
     inbox: Path,
     department: str,

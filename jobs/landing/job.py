@@ -176,7 +176,7 @@ def _land_verified(spark: SparkSession, entry: LedgerEntry, package: Package, re
     committed = append.committed_version(app_id) is not None
     with _batch_files(root, package.manifest.batch_id, recount=committed) as batch:
         staged = stage_package(package, batch.folder, append.columns, _STATS_COLUMNS + list(resource.key),
-                               now(), on_rows)
+                               now(), on_rows, undelivered_columns=[column.source for column in resource.columns])
         entry.rows_read = staged.rows_read
         _check_columns(staged, resource, entry)
         _check_quarantine_limit(staged, resource)
@@ -186,8 +186,10 @@ def _land_verified(spark: SparkSession, entry: LedgerEntry, package: Package, re
         # Quarantine first: a crash between the two commits leaves rows set aside, never lost; the
         # rerun's quarantine write replaces the same batch's rows (see quarantine_unparseable).
         quarantine_unparseable(spark, package.manifest, staged.bad_rows)
-        # An incremental extract with no changes is normal: it lands as a ledger entry only.
-        if staged.files and not committed:
+        # An incremental extract with no changes is normal: it lands as a ledger entry only. A
+        # delivery of no rows still commits when it brings columns: a resource's first delivery
+        # creates its table (the contract's empty extract is a table with no rows, not no table).
+        if (staged.files or append.columns.added) and not committed:
             batch.committing()
             append.commit(staged.files, app_id=app_id, app_version=0)
             lake.publish(name)
@@ -211,8 +213,9 @@ class _BatchFiles:
 
     Until the commit is attempted the batch's folder in the table holds nothing the table
     references (the batch's txn marker is absent), so leftovers of a crashed attempt are removed
-    first and a rejected or held batch leaves no files behind. Once the commit is attempted the
-    files are the table's, or orphans that the batch's next attempt (or VACUUM) removes.
+    first and a rejected or held batch leaves no files behind, nor the table's folder when there
+    is no table yet. Once the commit is attempted the files are the table's, or orphans that the
+    batch's next attempt (or VACUUM) removes.
     A batch committed already is only counted again, in a scratch folder removed afterwards."""
 
     def __init__(self, folder: Path, recount: bool) -> None:
@@ -226,6 +229,19 @@ class _BatchFiles:
     def discard_unless_committed(self) -> None:
         if self.recount or not self.commit_attempted:
             shutil.rmtree(self.folder, ignore_errors=True)
+            if not self.recount:
+                # staging made the table's folder too; a rejected first delivery must not leave
+                # an empty table folder behind in raw/
+                _remove_if_empty(self.folder.parent)
+        else:
+            _remove_if_empty(self.folder)  # a commit of columns without rows wrote no file here
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty (a table, another batch's files), or gone already
 
 
 @contextmanager

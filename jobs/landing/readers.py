@@ -3,6 +3,10 @@
 The source-aligned layer keeps values exactly as delivered, so every column is read as text.
 Each row gets `_record`, its 1-based record number in the file (header excluded); a row that
 cannot be parsed is kept aside with its number and text, for the quarantine.
+
+A CSV or Excel file holds at least its header row: with nothing after it, it is a valid delivery
+of no rows whose `header` still names the columns; a file of 0 bytes is `EmptyFile`. A JSON lines
+file names its columns in its rows only, so an empty one is simply a file of no rows.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ import pyarrow.csv as pacsv
 
 RECORD = "_record"
 BATCH_ROWS = 200_000
+
+
+class EmptyFile(ValueError):
+    """A CSV or Excel file of 0 bytes: not even the header row a delivery of no rows still has."""
 
 
 @dataclass
@@ -53,9 +61,13 @@ class FileReader:
 
     # CSV -----------------------------------------------------------------------------------
     def _csv(self) -> Iterator[pa.RecordBatch]:
-        self.header = _csv_header(self.path, self.encoding or "utf-8", self.delimiter)
+        _require_bytes(self.path)
+        self.header, rows_follow = _csv_header(self.path, self.encoding or "utf-8", self.delimiter)
+        _require_header(self.path, self.header)
         if len(set(self.header)) != len(self.header):
             raise ValueError(f"{self.path.name}: duplicated column names in the header {self.header}")
+        if not rows_follow:
+            return  # pyarrow cannot read a header without the line break after it
         invalid: list[int] = []
 
         def skip_invalid(row: pacsv.InvalidRow) -> str:
@@ -107,6 +119,7 @@ class FileReader:
     def _xlsx(self) -> Iterator[pa.RecordBatch]:
         from openpyxl import load_workbook
 
+        _require_bytes(self.path)
         workbook = load_workbook(self.path, read_only=True, data_only=True)
         try:
             sheet = workbook[self.sheet] if self.sheet else workbook.worksheets[0]
@@ -118,6 +131,7 @@ class FileReader:
         try:
             values = sheet.iter_rows(values_only=True)
             self.header = [_as_text(cell) or "" for cell in next(values, ())]
+            _require_header(self.path, self.header)
             for number, cells in enumerate(values, start=1):
                 if all(cell is None for cell in cells):
                     continue
@@ -162,10 +176,22 @@ def _arrow_encoding(encoding: str | None) -> str:
     return "utf8" if name in ("utf-8", "utf-8-sig") else name
 
 
-def _csv_header(path: Path, encoding: str, delimiter: str) -> list[str]:
+def _require_bytes(path: Path) -> None:
+    if path.stat().st_size == 0:
+        raise EmptyFile("empty (0 bytes): not even a header row")
+
+
+def _require_header(path: Path, header: list[str]) -> None:
+    if not any(header):
+        raise ValueError(f"{path.name}: no header row (the first row names no column)")
+
+
+def _csv_header(path: Path, encoding: str, delimiter: str) -> tuple[list[str], bool]:
+    """The header's column names, and whether anything follows the header line."""
     with path.open(encoding=encoding, newline="") as handle:
         header = next(csv.reader(io.StringIO(handle.readline()), delimiter=delimiter), [])
-    return [name.lstrip("\ufeff").strip() for name in header]
+        rows_follow = handle.read(1) != ""
+    return [name.lstrip("\ufeff").strip() for name in header], rows_follow
 
 
 def _json_object(line: str) -> dict | str:

@@ -3,7 +3,9 @@ Arrow as the raw table's own Parquet data files, ready for one Delta commit.
 
 Each delivered file becomes one Parquet file under the batch's folder in the table, with the
 columns under the physical names and field ids of the table's column mapping, so the commit adds
-the files as they are: no engine reads and rewrites the rows after parsing.
+the files as they are: no engine reads and rewrites the rows after parsing. A file without rows
+(a header only) writes no file but still gives the table its columns, so that a first delivery
+of no rows creates the table with them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import queue
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
@@ -25,7 +28,7 @@ import pyarrow.parquet as pq
 
 from citylake.delta_files import ARROW_TYPES, ColumnLayout, DataFile, arrow_field, data_file
 from jobs.landing.manifest import FileEntry, Package, PackageRejected
-from jobs.landing.readers import RECORD, BadRow, FileReader, is_unparseable_csv
+from jobs.landing.readers import RECORD, BadRow, EmptyFile, FileReader, is_unparseable_csv
 
 # The origin every landed row carries, after the delivered columns, with its Delta type.
 ORIGIN_TYPES = {"_batch_id": "string", "_sequence": "long", "_department": "string", "_mode": "string",
@@ -71,10 +74,12 @@ def batch_folder_name(batch_id: str) -> str:
 
 
 def stage_package(package: Package, folder: Path, layout: ColumnLayout, stats_columns: Iterable[str],
-                  ingested_at: datetime, on_rows: RowsSeen | None = None) -> Staged:
+                  ingested_at: datetime, on_rows: RowsSeen | None = None,
+                  undelivered_columns: Sequence[str] = ()) -> Staged:
     """Write every file of the package as a data file under `folder` (the batch's folder in the
-    table), checking row counts against the manifest; PackageRejected when a file is unreadable.
-    `on_rows` hears the rows parsed so far in the package."""
+    table), checking row counts against the manifest; PackageRejected when a file is empty or
+    unreadable. `on_rows` hears the rows parsed so far in the package. `undelivered_columns` are
+    the columns the table gets when no file names any (JSON lines without a row): the catalog's."""
     manifest = package.manifest
     origin = Origin(manifest.batch_id, manifest.sequence, manifest.department, manifest.mode,
                     manifest.extracted_at, ingested_at)
@@ -86,7 +91,10 @@ def stage_package(package: Package, folder: Path, layout: ColumnLayout, stats_co
         in_package = _counting_from(rows_read, on_rows)
         try:
             reader, written = _write_file_numbering_bad_rows(package, entry, part, layout, origin, in_package)
-        except (UnicodeError, ValueError) as error:  # undecodable bytes, broken workbook, bad header
+        except EmptyFile as error:
+            raise PackageRejected(f"file {entry.name}: {error}") from None
+        # undecodable bytes, broken workbook (not even a zip archive), bad header
+        except (UnicodeError, ValueError, zipfile.BadZipFile) as error:
             raise PackageRejected(f"file {entry.name}: unreadable: {error}") from None
         found = reader.rows_parsed + len(reader.bad_rows)
         if found != entry.rows:
@@ -97,7 +105,15 @@ def stage_package(package: Package, folder: Path, layout: ColumnLayout, stats_co
         columns = columns or reader.header
         rows_read += found
         bad.extend((entry.name, row) for row in reader.bad_rows)
+    if not columns:
+        declare_columns(list(undelivered_columns), layout)
     return Staged(files, columns, rows_read, bad)
+
+
+def declare_columns(delivered: list[str], layout: ColumnLayout) -> None:
+    """Give the table these delivered columns and the origin ones, though no row brings them: a
+    delivery of no rows is valid, and the table must have its columns after it."""
+    _file_schema(delivered, layout)
 
 
 def _counting_from(before: int, on_rows: RowsSeen | None) -> RowsSeen | None:
@@ -134,6 +150,8 @@ def _write_file(package: Package, entry: FileEntry, part: Path, layout: ColumnLa
             reader.rows_parsed += batch.num_rows
             if on_rows is not None:
                 on_rows(reader.rows_parsed)
+    if sink.metadata is None and reader.header:
+        declare_columns(reader.header, layout)  # a header without rows
     return reader, sink.metadata
 
 
