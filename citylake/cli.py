@@ -56,6 +56,18 @@ def cmd_land(args: argparse.Namespace) -> None:
     with RichLandingProgress(console) as progress:
         entries = land_inbox(spark, inbox, progress=progress)
     console.print(landing_summary(entries))
+    say_missing(spark, "raw", "no delivery landed yet")
+
+
+def say_missing(spark, layer: str, what: str) -> None:
+    """One line naming the catalog's resources that have no table in this layer yet."""
+    from citylake import lake
+    from citylake.catalog import load_catalog
+
+    missing = sorted(resource.qualified_code for resource in load_catalog()
+                     if not lake.table_exists(spark, f"{layer}.{resource.table_name}"))
+    if missing:
+        console.print(f"[yellow]{what}[/yellow] ({len(missing)}): {', '.join(missing)}")
 
 
 def cmd_integrate(args: argparse.Namespace) -> None:
@@ -74,17 +86,30 @@ def cmd_integrate(args: argparse.Namespace) -> None:
             bar.advance(task, len(run))
 
         entries = integrate(spark_session(), resources=args.resource or None, progress=show)
-    console.print(integration_summary(entries))
+    if not entries:
+        console.print("nothing to integrate: every landed batch has been integrated already")
+    else:
+        console.print(integration_summary(entries))
+    say_missing(spark_session(), "integrated", "not integrated yet, nothing landed")
 
 
 def cmd_base(args: argparse.Namespace) -> None:
     """Build the base libraries from the integrated layer: current state, history, conflicts."""
     from citylake.spark import spark_session
-    from jobs.base.job import build
+    from jobs.base.job import NothingToBuild, build
 
-    with console.status("base libraries") as status:
-        built = build(spark_session(), progress=lambda step: status.update(f"base libraries: {step}"))
-    console.print(base_summary(built))
+    try:
+        with console.status("base libraries") as status:
+            built = build(spark_session(), progress=lambda step: status.update(f"base libraries: {step}"))
+    except NothingToBuild as nothing:
+        console.print(f"[yellow]base:[/yellow] {nothing}")
+        sys.exit(1)
+    if built.up_to_date:
+        console.print("base libraries up to date: nothing integrated or configured has changed since their last build")
+    else:
+        console.print(base_summary(built))
+    for line in base_gaps(built):
+        console.print(line)
 
 
 def base_summary(built) -> Table:
@@ -96,27 +121,47 @@ def base_summary(built) -> Table:
     return table
 
 
+def base_gaps(built) -> list[str]:
+    """What a lake that lacks resources left out of the base libraries, one line each."""
+    lines = [f"[yellow]left out[/yellow] base.{library}: needs one of {', '.join(resources)} (not integrated yet)"
+             for library, resources in built.left_out.items()]
+    lines += [f"[yellow]built without[/yellow] {', '.join(resources)}: base.{library} (not integrated yet)"
+              for library, resources in built.built_without.items()]
+    return lines
+
+
 def integration_summary(entries: list) -> Table:
-    """Per resource: batches applied and rejected; rows in, quarantined, warned; changes applied."""
-    table = Table(title="Integration summary")
-    columns = ("applied", "rejected", "rows_in", "rows_quarantined", "rows_warned",
-               "inserted", "updated", "deleted", "late")
-    table.add_column("resource", no_wrap=True)
-    for column in columns:
-        table.add_column(column.replace("_", " "), justify="right")
-    by_resource: dict[str, Counter] = {}
-    runs: dict[str, set] = {}
-    for entry in entries:
-        name = f"{entry.department}.{entry.resource}"
-        counts = by_resource.setdefault(name, Counter())
-        counts[entry.status] += 1
-        counts.update({key: getattr(entry, key) for key in ("rows_in", "rows_quarantined", "rows_warned")})
-        if entry.run_id not in runs.setdefault(name, set()):
-            runs[name].add(entry.run_id)  # batches of one run share its change counts
-            counts.update({key: getattr(entry, key) for key in ("inserted", "updated", "deleted", "late")})
-    for name, counts in sorted(by_resource.items()):
-        table.add_row(name, *[str(counts[column]) for column in columns])
-    return table
+    """Per resource: batches applied and rejected, rows in, quarantined and warned; the changes
+    applied; then each rejected batch with why and the rules its rows failed most. Two narrow
+    tables rather than one wide one: every header reads whole in an 80-column terminal."""
+    from rich import box
+    from rich.text import Text
+
+    from jobs.integrate.ledger import CHANGES, REJECTED, most_failed, totals_by_resource
+
+    totals = sorted(totals_by_resource(entries).items())
+    counts = ("applied", "rejected", "rows_in", "rows_quarantined", "rows_warned")
+    style = dict(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    batches = Table(title="Integration summary", **style)
+    changes = Table(title="Changes applied", **style)
+    for table, columns in ((batches, ("applied", "rejected", "rows in", "quarantined", "warned")), (changes, CHANGES)):
+        table.add_column("resource", no_wrap=True)
+        for column in columns:
+            table.add_column(column, justify="right")
+    for name, total in totals:
+        batches.add_row(name, *[f"{total[key]:,}" for key in counts])
+        changes.add_row(name, *[f"{total[key]:,}" for key in CHANGES])
+    rejections = Table.grid(padding=(0, 1))
+    rejections.add_column(style="bold red", no_wrap=True)
+    rejections.add_column()
+    for e in entries:
+        if e.status == REJECTED:
+            rejections.add_row("rejected", Text(f"{e.department}.{e.resource} sequence {e.sequence} ({e.batch_id})\n"
+                                                f"{e.reason}\nmost failed rules: {most_failed(e.failures) or 'none'}"))
+    summary = Table.grid()
+    for part in (batches, changes, rejections):
+        summary.add_row(part)
+    return summary
 
 
 def cmd_corrections(args: argparse.Namespace) -> None:
@@ -150,9 +195,14 @@ def cmd_release(args: argparse.Namespace) -> None:
 
 def landing_summary(entries: list) -> Table:
     """Per resource: packages landed, replayed, held, rejected; rows landed and quarantined."""
-    table = Table(title="Landing summary")
-    for column in ("resource", "landed", "replay", "held", "rejected", "rows landed", "rows quarantined"):
-        table.add_column(column, justify="left" if column == "resource" else "right")
+    from rich import box
+
+    # one space between columns, headers over two lines: the longest resource name, every header
+    # word and counts in millions fit in an 80-column terminal
+    table = Table(title="Landing summary", box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
+    table.add_column("resource", no_wrap=True)
+    for column in ("landed", "replay", "held", "rejected", "rows\nlanded", "rows\nquarantined"):
+        table.add_column(column, justify="right")
     by_resource: dict[str, Counter] = {}
     for entry in entries:
         counts = by_resource.setdefault(f"{entry.department}.{entry.resource}", Counter())
@@ -160,7 +210,7 @@ def landing_summary(entries: list) -> Table:
         counts["rows landed"] += entry.rows_landed
         counts["rows quarantined"] += entry.rows_quarantined
     for name, counts in sorted(by_resource.items()):
-        table.add_row(name, *(str(counts[key]) for key in
+        table.add_row(name, *(f"{counts[key]:,}" for key in
                               ("landed", "replay", "held", "rejected", "rows landed", "rows quarantined")))
     return table
 
@@ -186,25 +236,36 @@ def cmd_trino(args: argparse.Namespace) -> None:
 
 def cmd_sql(args: argparse.Namespace) -> None:
     """Run one statement through the Trino CLI and print its table."""
-    sys.exit(run_trino_cli(["--execute", args.statement, "--output-format", args.format]))
+    # no interactive terminal is needed: jline's warning that it falls back to a dumb one is noise
+    sys.exit(run_trino_cli(["--execute", args.statement, "--output-format", args.format],
+                           ["-Dorg.jline.terminal.dumb=true"]))
 
 
-def run_trino_cli(extra: list[str]) -> int:
+def run_trino_cli(extra: list[str], java_options: list[str] = ()) -> int:
     from citylake.trino import server
 
     settings = profile()
     java = server.java_home(settings) / "bin" / "java"
-    command = [str(java), "-jar", str(server.install_cli(settings)),
+    # the CLI's terminal library loads native code, which Java 24+ warns about unless allowed
+    command = [str(java), "--enable-native-access=ALL-UNNAMED", *java_options, "-jar", str(server.install_cli(settings)),
                f"--server=http://{settings.trino.host}:{settings.trino.port}",
                f"--user={settings.trino.user}", f"--catalog={settings.trino.catalog}", *extra]
     return subprocess.call(command)
 
 
 def cmd_notebooks(args: argparse.Namespace) -> None:
-    from citylake.notebooks import dashboard_notebooks, run_notebook
+    """Execute the notebooks whose tables are in the lake and export their dashboards."""
+    from citylake.notebooks import build_dashboards
+    from citylake.trino import server
 
-    for notebook in dashboard_notebooks():
-        console.print(f"dashboard: {run_notebook(notebook)}")
+    if not server.is_running(profile()):
+        console.print("[red]Trino is not running[/red]: the notebooks read the lake through it (citylake trino start)")
+        sys.exit(1)
+    made = build_dashboards()
+    for html in made.built:
+        console.print(f"dashboard: {html}")
+    for notebook, tables in made.left_out.items():
+        console.print(f"[yellow]left out[/yellow] {notebook}: needs {', '.join(tables)} (not in the lake yet)")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

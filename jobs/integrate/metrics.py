@@ -115,18 +115,13 @@ def _weighted(column: str) -> F.Column:
 
 def refresh_scores(spark: SparkSession) -> None:
     """Rebuild `ops.quality_score` from all metrics (small: one row per batch and rule), unless it
-    was built from the metrics as they are: each build's commit names the metrics version it read,
-    so a run that measured nothing new commits nothing, and one that died before this step is
-    caught up by the next."""
+    was built from the metrics as they are: each build's commit records the metrics version it
+    read, so a run that measured nothing new commits nothing, and one that died before this step
+    is caught up by the next."""
     if not lake.table_exists(spark, QUALITY_METRICS):
         return
-    source = f"{QUALITY_METRICS} version {latest_commit(spark, QUALITY_METRICS)['version']}"
-    if lake.table_exists(spark, QUALITY_SCORE) and latest_commit(spark, QUALITY_SCORE)["userMetadata"] == source:
+    fingerprint = lake.inputs_fingerprint(spark, [QUALITY_METRICS])
+    if lake.recorded_fingerprint(spark, QUALITY_SCORE) == fingerprint:
         return
     lake.write_table(scores(lake.read_table(spark, QUALITY_METRICS)), QUALITY_SCORE, "overwrite",
-                     options={"userMetadata": source})
-
-
-def latest_commit(spark: SparkSession, name: str) -> dict:
-    """The table's latest commit: its `version`, `userMetadata`, ... (Delta's history row)."""
-    return lake.delta_table(spark, name).history(1).first().asDict()
+                     made_from=fingerprint)

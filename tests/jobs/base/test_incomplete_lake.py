@@ -49,6 +49,7 @@ def test_base_on_an_empty_lake_says_in_one_line_that_nothing_can_be_built(own_la
 
 
 def test_three_resources_land_integrate_and_build_what_they_allow(own_lake, tmp_path):
+    from citylake.catalog import load_catalog
     from citylake.synthetic import generate_city
 
     city = tmp_path / "city"
@@ -57,10 +58,14 @@ def test_three_resources_land_integrate_and_build_what_they_allow(own_lake, tmp_
     for resource in DELIVERED:
         shutil.copytree(city / "inbox" / resource, inbox / resource)
 
-    for step in (("land", "--inbox", str(inbox)), ("integrate",)):
+    undelivered = sorted(resource.qualified_code for resource in load_catalog()
+                         if resource.qualified_code.replace(".", "/") not in DELIVERED)
+    for step, said in ((("land", "--inbox", str(inbox)), "no delivery landed yet"),
+                       (("integrate",), "not integrated yet, nothing landed")):
         result = citylake(own_lake, *step)
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stderr == ""
+        assert f"{said} ({len(undelivered)}): {', '.join(undelivered)}" in " ".join(result.stdout.split())
     result = citylake(own_lake, "base")
     assert result.returncode == 0, result.stdout + result.stderr
     said = result.stdout
