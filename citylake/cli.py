@@ -127,6 +127,8 @@ def base_gaps(built) -> list[str]:
              for library, resources in built.left_out.items()]
     lines += [f"[yellow]built without[/yellow] {', '.join(resources)}: base.{library} (not integrated yet)"
               for library, resources in built.built_without.items()]
+    lines += [f"[yellow]not checked[/yellow] lake.{table}: {', '.join(kinds)} (against a library left out)"
+              for table, kinds in built.unchecked.items()]
     return lines
 
 
@@ -370,9 +372,9 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     if args.verbose:
-        from citylake.spark import show_jvm_output
+        from citylake.child_output import show_child_output
 
-        show_jvm_output()
+        show_child_output()
     try:
         args.func(args)
     except ConfigError as exc:

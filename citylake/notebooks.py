@@ -14,6 +14,7 @@ import nbformat
 import papermill
 from nbconvert import HTMLExporter
 
+from citylake.child_output import child_output_to
 from citylake.settings import PROJECT_ROOT, Profile, profile as active_profile
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
@@ -63,10 +64,12 @@ def run_notebook(notebook: Path, out_dir: Path | None = None, parameters: dict |
     out_dir = out_dir or active_profile().path("dashboards")
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / notebook.name
-    papermill.execute_notebook(
-        str(notebook), str(executed), parameters=parameters or {}, kernel_name="python3",
-        progress_bar=False, cwd=str(PROJECT_ROOT),
-    )
+    # the kernel's own warnings (e.g. that it talks over TCP on loopback) go to the log
+    with child_output_to(active_profile().path("var") / "log" / "notebooks.log"):
+        papermill.execute_notebook(
+            str(notebook), str(executed), parameters=parameters or {}, kernel_name="python3",
+            progress_bar=False, cwd=str(PROJECT_ROOT),
+        )
     html = out_dir / f"{notebook.stem}.html"
     html.write_text(export_html(executed), encoding="utf-8")
     return html

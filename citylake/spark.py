@@ -4,13 +4,13 @@ all come from the profile and `conf/lake.yml`."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from citylake.child_output import child_output_to
 from citylake.java import find_jdk
 from citylake.settings import Profile, lake_layout, profile as active_profile
 
@@ -24,16 +24,8 @@ QUIET_LOGGERS = {"org.apache.spark.sql.delta.DeltaParquetFileFormat": "FATAL",
                  "io.delta.kernel.internal.snapshot.SnapshotManager": "ERROR"}
 
 
-# What the JVM prints itself (Ivy's package resolution, log4j's console warnings) goes to this file
-# under the profile's var/, not to the terminal; `citylake -v` shows it.
+# What the JVM prints itself (Ivy's package resolution, log4j's console warnings) goes here.
 JVM_LOG = Path("log") / "spark.log"
-_jvm_output_shown = False
-
-
-def show_jvm_output(shown: bool = True) -> None:
-    """Let the JVM of sessions created from now on print to this process's terminal."""
-    global _jvm_output_shown
-    _jvm_output_shown = shown
 
 
 def jvm_log(profile: Profile) -> Path:
@@ -80,34 +72,11 @@ def spark_session(profile: Profile | None = None) -> SparkSession:
     builder = SparkSession.builder
     for key, value in spark_conf(profile).items():
         builder = builder.config(key, value)
-    with _jvm_output_to(None if _jvm_output_shown else jvm_log(profile)):
+    with child_output_to(jvm_log(profile)):
         session = builder.getOrCreate()
     session.sparkContext.setLogLevel(profile.spark.log_level)
     _quiet(session)
     return session
-
-
-@contextmanager
-def _jvm_output_to(log: Path | None) -> Iterator[None]:
-    """While a session starts, this process's stdout and stderr point at `log`: the JVM it
-    launches inherits them and keeps writing there for its whole life."""
-    if log is None:
-        yield
-        return
-    log.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    try:
-        with open(log, "ab") as target:
-            os.dup2(target.fileno(), 1)
-            os.dup2(target.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        os.close(saved[0])
-        os.close(saved[1])
 
 
 def _quiet(session: SparkSession) -> None:

@@ -18,15 +18,23 @@ from jobs.base.inputs import read_integrated
 CONFLICT_COLUMNS = ["kind", "attribute", "source_a", "value_a", "source_b", "value_b", "record", "recorded_at"]
 
 
-def conflicts(spark: SparkSession, libraries: Libraries, library: Library, built: dict[str, DataFrame]) -> DataFrame:
-    """`base.<library>_conflict`: every disagreement its checks find, keyed by the library key."""
-    frames = [check_conflicts(spark, libraries, library, check, built) for check in library.checks]
+def conflicts(spark: SparkSession, libraries: Libraries, library: Library, built: dict[str, DataFrame],
+              left_out: frozenset[str] = frozenset()) -> DataFrame:
+    """`base.<library>_conflict`: every disagreement its checks find, keyed by the library key.
+    A check against a library `left_out` of the build is not made: against no entities at all,
+    every record would look like a disagreement."""
+    frames = [check_conflicts(spark, libraries, library, check, built) for check in checkable(library, left_out)]
     found = frames[0]
     for frame in frames[1:]:
         found = found.unionByName(frame)
     places = built[library.name].select(library.key, *[c for c in ("division_code", "street_code")
                                                        if c in built[library.name].columns])
     return found.join(places, library.key, "left").select(library.key, *CONFLICT_COLUMNS, *places.columns[1:])
+
+
+def checkable(library: Library, left_out: frozenset[str]) -> list[Check]:
+    """The library's checks whose other side was built."""
+    return [check for check in library.checks if (check.library or library.name) not in left_out]
 
 
 def check_conflicts(spark: SparkSession, libraries: Libraries, library: Library, check: Check,

@@ -26,7 +26,7 @@ from citylake import lake
 from citylake.catalog import Catalog, load_catalog, load_divisions
 from citylake.libraries import Libraries, load_libraries
 from jobs.base import housing, legal_entity, spatial
-from jobs.base.conflicts import conflicts
+from jobs.base.conflicts import checkable, conflicts
 from jobs.base.fusion import AS_OF, NOW, Moment, city_timestamp, fuse, history
 from jobs.base.inputs import NothingToBuild, availability, integrated_table, resources_read
 
@@ -45,6 +45,7 @@ class Built:
     left_out: dict[str, list[str]] = field(default_factory=dict)
     built_without: dict[str, list[str]] = field(default_factory=dict)
     up_to_date: bool = False  # nothing written: the last build was made from the same inputs
+    unchecked: dict[str, list[str]] = field(default_factory=dict)  # conflict table -> checks against a left-out library
 
 
 Progress = Callable[[str], None]
@@ -102,12 +103,16 @@ def build(spark: SparkSession, catalog: Catalog | None = None, libraries: Librar
     for library in buildable:
         write(built[library.name], library.table)
     write(built["district"], DISTRICT)
+    left_out = frozenset(available.left_out())
     for library in buildable:
-        if library.checks:
-            write(conflicts(spark, libraries, library, built), library.conflict_table)
+        if checkable(library, left_out):
+            write(conflicts(spark, libraries, library, built, left_out), library.conflict_table)
     for library in buildable:
         write(history(spark, library), library.history_table)
-    return Built(written, time.monotonic() - started, available.left_out(), available.built_without())
+    unchecked = {library.conflict_table: [check.kind for check in library.checks if check not in checkable(library, left_out)]
+                 for library in buildable}
+    return Built(written, time.monotonic() - started, available.left_out(), available.built_without(),
+                 unchecked={table: kinds for table, kinds in unchecked.items() if kinds})
 
 
 def build_inputs(spark: SparkSession, libraries: Libraries, catalog: Catalog) -> str:

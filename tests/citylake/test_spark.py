@@ -15,8 +15,9 @@ def test_the_sessions_noisy_loggers_are_quietened(spark):
 _START_A_SESSION = """
 import sys
 from citylake import spark
+from citylake.child_output import show_child_output
 if sys.argv[1] == "shown":
-    spark.show_jvm_output()
+    show_child_output()
 session = spark.spark_session()
 session.sparkContext._jvm.java.lang.System.err.println("a line the JVM printed")
 print("rows", session.range(3).count(), flush=True)

@@ -2,6 +2,8 @@
 
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -25,13 +27,16 @@ def test_the_notebook_runs_and_exports_a_standalone_dashboard(spark, trino, cata
     assert not re.search(r"<script[^>]+src=\"https?://", html)
     assert "Traceback" not in html
 
+    # as a user runs it: the dashboard said, nothing of the kernel's on the terminal
+    result = subprocess.run([sys.executable, "-m", "citylake.cli", "notebooks"], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dashboard:" in result.stdout and result.stderr == ""
+
 
 def test_a_notebook_whose_tables_are_not_in_the_lake_is_left_out_and_said_so(trino, fresh_psb, tmp_path):
     """On a lake without the household register, the notebook is not run; the command says which
     table it needs and exits 0."""
-    import subprocess
-    import sys
-
     from citylake.notebooks import build_dashboards
 
     made = build_dashboards([NOTEBOOKS / "population_overview.ipynb"], tmp_path / "dashboards")

@@ -48,7 +48,7 @@ def test_base_on_an_empty_lake_says_in_one_line_that_nothing_can_be_built(own_la
     assert result.stderr == ""
 
 
-def test_three_resources_land_integrate_and_build_what_they_allow(own_lake, tmp_path):
+def test_three_resources_land_integrate_and_build_what_they_allow(spark, own_lake, tmp_path):
     from citylake.catalog import load_catalog
     from citylake.synthetic import generate_city
 
@@ -79,7 +79,15 @@ def test_three_resources_land_integrate_and_build_what_they_allow(own_lake, tmp_
                      "hcb.property_registration"):
         assert resource in population_gaps
 
+    # against no housing units (no enterprises) at all every surveyed unit (every employer) would
+    # look unknown (deregistered): not checked, and said
+    assert ("not checked lake.base.population_conflict: employer_deregistered, unknown_residence_unit (against a "
+            "library left out)") in said
+
     warehouse = Path(own_lake["CITYLAKE__PATHS__WAREHOUSE"])
+    kinds = {row.kind for row in spark.read.format("delta").load(str(warehouse / "base" / "population_conflict"))
+             .select("kind").distinct().collect()}
+    assert not kinds & {"unknown_residence_unit", "employer_deregistered"}
     built = {folder.name for folder in (warehouse / "base").iterdir()}
     assert {"population", "population_history", "population_conflict", "building", "building_history",
             "district"} <= built
