@@ -43,12 +43,12 @@ class Dashboards:
 def build_dashboards(notebooks: list[Path] | None = None, out_dir: Path | None = None,
                      profile: Profile | None = None) -> Dashboards:
     """Run every notebook whose tables are in the lake; leave out the others."""
-    from citylake.trino.client import existing_tables
+    from citylake.trino.client import registered_tables
 
     profile = profile or active_profile()
     notebooks = dashboard_notebooks() if notebooks is None else notebooks
     wanted = {notebook: required_tables(notebook) for notebook in notebooks}
-    present = existing_tables(profile, {table for tables in wanted.values() for table in tables})
+    present = {f"{profile.trino.catalog}.{schema}.{table}" for schema, table in registered_tables(profile)}
     made = Dashboards()
     for notebook, tables in wanted.items():
         missing = [table for table in tables if table not in present]

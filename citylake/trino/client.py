@@ -73,15 +73,6 @@ def delta_tables_on_disk(warehouse: Path) -> dict[tuple[str, str], Path]:
     return tables
 
 
-def existing_tables(profile: Profile, names: set[str]) -> set[str]:
-    """Which of these `catalog.schema.table` names Trino can read now."""
-    found = set()
-    for catalog in {name.split(".")[0] for name in names}:
-        rows = run_query(profile, f"SELECT table_schema, table_name FROM {_quote(catalog)}.information_schema.tables")
-        found |= {f"{catalog}.{schema}.{table}" for schema, table in rows} & names
-    return found
-
-
 def registered_tables(profile: Profile) -> set[tuple[str, str]]:
     """(schema, table) of every table Trino's lake catalog knows in a layer schema."""
     layers = list(lake_layout().layers)
