@@ -417,6 +417,31 @@ class Divisions(_Strict):
 # --------------------------------------------------------------------------- loading
 
 
+class Section(_Strict):
+    name: str
+    name_en: str
+
+
+class Industries(_Strict):
+    """The sections of GB/T 4754-2017 (国民经济行业分类), by letter."""
+
+    sections: dict[str, Section] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _letters(self) -> Industries:
+        wrong = [letter for letter in self.sections if not re.fullmatch(r"[A-T]", letter)]
+        if wrong:
+            raise ValueError(f"section letters are A to T, not {', '.join(wrong)}")
+        return self
+
+
+def load_industries(conf_dir: Path | None = None) -> Industries:
+    """Read and validate `conf/industries.yml`."""
+    conf_dir = Path(conf_dir) if conf_dir is not None else active_conf_dir()
+    path = conf_dir / "industries.yml"
+    return _parse(path, Industries, _read_yaml(path))
+
+
 def load_catalog(conf_dir: Path | None = None) -> Catalog:
     """Read and validate `conf/catalog/*.yml` against `conf/elements.yml`."""
     conf_dir = Path(conf_dir) if conf_dir is not None else active_conf_dir()
