@@ -349,6 +349,10 @@ class TaxDeclarations:
 
     def __init__(self, enterprises: Enterprises, rand: Rand, model: CityModel, start: date) -> None:
         self.enterprises, self.rand, self.model, self.start = enterprises, rand, model, start
+        # planted distress (scenarios.py): these enterprises (sorted) pay only part of the tax of
+        # the periods from month index `arrears_from` (year*12 + month-1) on
+        self.distressed = np.empty(0, dtype=np.int64)
+        self.arrears_from = 0
 
     @staticmethod
     def _month_index(day: date) -> int:
@@ -366,7 +370,9 @@ class TaxDeclarations:
         ent, rand = self.enterprises, self.rand
         start_month = self._month_index(self.start)
         low, high = window
-        first_month = start_month - self.model.tax_history_months if full else start_month + low // (31 * DAY_SECONDS) - 3
+        # an incremental holds corrections too: up to 104 days after a period's end (a late
+        # filing corrected late), so its periods reach back five months before the window
+        first_month = start_month - self.model.tax_history_months if full else start_month + low // (31 * DAY_SECONDS) - 5
         last_month = start_month + high // (28 * DAY_SECONDS) + 1
         months = np.arange(first_month, last_month + 1)
         if months.size == 0 or frame.index.size == 0:
@@ -389,6 +395,9 @@ class TaxDeclarations:
         payable = self._payable(frame, e, key)
         troubled = rand.uniform("tax.troubled", index) < self.model.troubled_share
         paid = np.where(troubled, np.round(payable * rand.uniform("tax.paid-share", key) * 0.8, 2), payable)
+        in_arrears = np.isin(index, self.distressed) & (months[m] >= self.arrears_from)
+        paid = np.where(in_arrears, np.round(payable * (0.1 + 0.4 * rand.uniform("tax.distress-paid", key)), 2), paid)
+        troubled = troubled | in_arrears
         corrected = rand.uniform("tax.corrected", key) < 0.01
         correction_time = filed + (20 + rand.integers("tax.correction-days", 40, key)) * DAY_SECONDS
         corrected_payable = np.round(payable * (0.8 + 0.4 * rand.uniform("tax.correction", key)), 2)

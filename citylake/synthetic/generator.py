@@ -7,6 +7,8 @@ generate_city(out_dir, persons, days, seed, start) writes
         landed: the package missing from a sequence, a truncated package re-sent, replays
     <out>/truth/                                           the true city and every injected fault
         persons/, enterprises/, units/, buildings/, streets/   true entities with valid_from/valid_to
+        grid_events/, licences/, penalties/, tax/    facts as the deliveries give them in the end
+            (truth.py documents every column)
         faults.parquet     every injected fault and the outcome the lake is expected to reach
         packages.parquet   every package, its arrival order and expected status
         conflicts.parquet  every disagreement between departments that the deliveries hold once
@@ -25,6 +27,9 @@ generate_city(out_dir, persons, days, seed, start) writes
                       change the other has)
             record    the source_b record's key as text (social insurance "id|险种", the property
                       unit number, the certificate number, "uscc|SSQ" of the latest tax period, ...)
+        scenarios.parquet  every subject an early-warning rule of conf/warnings.yml holds for, the
+            scenarios planted for each rule (scenarios.py) and those arising on their own
+            (scenario_truth.py documents the columns and how each rule is evaluated)
     <out>/city.json                                        what was generated, in numbers
 
 Nothing is held for the whole city at once: entities are generated chunk by chunk from their
@@ -44,7 +49,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -53,13 +58,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from citylake.catalog import Catalog, Resource, load_catalog, load_divisions
-from citylake.synthetic import truth
+from citylake.synthetic import scenario_truth, truth
 from citylake.synthetic.conflict_truth import conflict_tables
 from citylake.synthetic.conflicts import CONFLICTS_SCHEMA, ConflictPlan
 from citylake.synthetic.faults import FaultRecord, RowFaults
-from citylake.synthetic.model import DEFAULT_FAULTS, DEFAULT_MODEL, CityModel, FaultRates
+from citylake.synthetic.model import DEFAULT_FAULTS, DEFAULT_MODEL, DEFAULT_SCENARIOS, CityModel, FaultRates, Scenarios
 from citylake.synthetic.packages import PackageInfo, PackageWriter, encode_rows, truncate_file
 from citylake.synthetic.resources import FAMILIES, builder_for, changes, cut_seconds, order_columns, present_rows
+from citylake.synthetic.scenarios import ScenarioPlan, delivery_gaps, plan_scenarios
 from citylake.synthetic.schedule import Delivery, delivery_schedule, district_missing_target, final_cuts
 from citylake.synthetic.world import SyntheticCity
 
@@ -67,9 +73,11 @@ DEFAULT_START = date(2026, 1, 1)
 INBOX, LATE_INBOX, TRUTH = "inbox", "late_inbox", "truth"
 PARALLEL_FROM_PERSONS = 250_000
 CHUNK_SCALE = {"enterprise": 0.25, "unit": 2.0, "building": 4.0, "license": 2.0, "penalty": 4.0, "grid_event": 4.0}  # below this, starting worker processes costs more than it saves
-TRUTH_TABLES = {"person": ("persons", truth.person_history), "enterprise": ("enterprises", truth.enterprise_history),
-                "unit": ("units", truth.unit_history), "building": ("buildings", truth.buildings),
-                "street": ("streets", truth.streets)}
+TRUTH_TABLES = {"person": [("persons", truth.person_history)],
+                "enterprise": [("enterprises", truth.enterprise_history), ("tax", truth.tax)],
+                "unit": [("units", truth.unit_history)], "building": [("buildings", truth.buildings)],
+                "street": [("streets", truth.streets)], "grid_event": [("grid_events", truth.grid_events)],
+                "license": [("licences", truth.licences)], "penalty": [("penalties", truth.penalties)]}
 # which resources carry the package-level faults, and about when (share of the simulated days)
 PACKAGE_FAULT_TARGETS = {
     "replay": ("amr.administrative_license", 0.3),
@@ -106,6 +114,8 @@ class CitySummary:
     truth_rows: dict[str, int]
     seconds: float
     skipped_faults: list[str] = field(default_factory=list)
+    scenarios: dict[str, int] = field(default_factory=dict)
+    skipped_scenarios: list[str] = field(default_factory=list)
 
     @property
     def persons_per_second(self) -> float:
@@ -115,7 +125,8 @@ class CitySummary:
         return {"out_dir": str(self.out_dir), "seed": self.seed, "persons": self.persons, "days": self.days,
                 "start": self.start.isoformat(), "entities": self.entities, "resources": self.resources,
                 "faults": self.faults, "package_outcomes": self.package_outcomes, "truth_rows": self.truth_rows,
-                "skipped_faults": self.skipped_faults, "seconds": round(self.seconds, 2)}
+                "skipped_faults": self.skipped_faults, "scenarios": self.scenarios,
+                "skipped_scenarios": self.skipped_scenarios, "seconds": round(self.seconds, 2)}
 
     def __rich__(self):
         from rich.table import Table
@@ -127,8 +138,10 @@ class CitySummary:
         for name, counts in sorted(self.resources.items()):
             table.add_row(name, f"{counts['packages']:,}", f"{counts['rows']:,}")
         faults = ", ".join(f"{kind} {count}" for kind, count in sorted(self.faults.items()))
+        planted = ", ".join(f"{rule} {count}" for rule, count in self.scenarios.items()) or "none"
         table.caption = (f"faults injected: {sum(self.faults.values()):,} ({faults}); expected package outcomes: "
-                         f"{', '.join(f'{k} {v}' for k, v in sorted(self.package_outcomes.items()))}")
+                         f"{', '.join(f'{k} {v}' for k, v in sorted(self.package_outcomes.items()))}; "
+                         f"warning scenarios planted: {planted}")
         return table
 
     def __str__(self) -> str:
@@ -141,10 +154,12 @@ class CitySummary:
 
 def generate_city(out_dir: Path, persons: int = 2000, days: int = 30, seed: int = 42, start: date = DEFAULT_START,
                   *, model: CityModel = DEFAULT_MODEL, faults: FaultRates = DEFAULT_FAULTS,
+                  scenarios: Scenarios = DEFAULT_SCENARIOS,
                   conf_dir: Path | None = None, chunk_size: int = 100_000, max_rows_per_file: int = 1_000_000,
                   workers: int | None = None, progress: bool | None = None) -> CitySummary:
     """Write the delivery packages and ground truth of a synthetic city of `persons` persons over
-    `days` days of deliveries after the initial extracts; the same arguments give the same bytes.
+    `days` days of deliveries after the initial extracts, with the early-warning `scenarios` planted
+    in it (scenarios.py; `Scenarios.none()` for none); the same arguments give the same bytes.
 
     workers: processes building the initial extracts (default: 1 for small cities, else up to the
     CPU count); progress: a progress display (default: when standard output is a terminal).
@@ -154,7 +169,7 @@ def generate_city(out_dir: Path, persons: int = 2000, days: int = 30, seed: int 
     started = time.monotonic()
     out_dir = Path(out_dir)
     _clear_previous_output(out_dir)
-    settings = _Settings(conf_dir, persons, days, seed, start, model, faults, chunk_size, out_dir)
+    settings = _Settings(conf_dir, persons, days, seed, start, model, faults, scenarios, chunk_size, out_dir)
     if workers is None:
         workers = 1 if persons < PARALLEL_FROM_PERSONS else max(1, min(4, os.cpu_count() or 1))
     run = _Run(settings, max_rows_per_file, workers, sys.stdout.isatty() if progress is None else progress)
@@ -162,7 +177,8 @@ def generate_city(out_dir: Path, persons: int = 2000, days: int = 30, seed: int 
     summary = run.summary(time.monotonic() - started)
     # city.json leaves out the folder and the time taken: the same city gives the same file
     described = {k: v for k, v in summary.as_dict().items() if k not in ("out_dir", "seconds")}
-    notes = {**described, "model": model.as_dict(), "fault_rates": faults.as_dict(), "layout": _layout_notes()}
+    notes = {**described, "model": model.as_dict(), "fault_rates": faults.as_dict(), "scenarios_planted": scenarios.as_dict(),
+             "layout": _layout_notes()}
     (out_dir / "city.json").write_text(json.dumps(notes, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return summary
 
@@ -172,9 +188,11 @@ def _layout_notes() -> dict[str, str]:
             LATE_INBOX: "packages that arrive after the inbox was landed: the package missing from a sequence, "
                         "a truncated package re-sent intact, a replay and a conflicting replay",
             TRUTH: "ground truth (Parquet): persons/, enterprises/, units/, buildings/, streets/ (true entities "
-                   "with valid_from/valid_to history), faults.parquet (every injected fault and its expected "
+                   "with valid_from/valid_to history), grid_events/, licences/, penalties/, tax/ (the facts as "
+                   "the deliveries give them in the end), faults.parquet (every injected fault and its expected "
                    "outcome), packages.parquet (every package, its arrival order and expected status), "
-                   "conflicts.parquet (every disagreement between departments once every package is applied)"}
+                   "conflicts.parquet (every disagreement between departments once every package is applied), "
+                   "scenarios.parquet (every subject an early-warning rule holds for, planted or not)"}
 
 
 def _clear_previous_output(out_dir: Path) -> None:
@@ -196,18 +214,26 @@ class _Settings:
     start: date
     model: CityModel
     faults: FaultRates
+    scenarios: Scenarios
     chunk_size: int
     out_dir: Path
+    plan: ScenarioPlan | None = None   # the planted scenarios, once planned (handed to the workers)
 
     def city(self) -> SyntheticCity:
         city = SyntheticCity(load_catalog(self.conf_dir), load_divisions(self.conf_dir), self.persons, self.days,
                              self.seed, self.start, self.model)
-        # conflicts are decided against each resource's final state: a full extract held by the
-        # delete guard never is one
-        schedule = delivery_schedule(city.catalog, self.start, self.days)
+        # conflicts and the facts' truth are each resource's final state: a full extract held by
+        # the delete guard never is one
+        schedule = self.schedule(city.catalog)
         held = district_missing_target(schedule) if self.faults.district_missing else None
-        city.conflicts = ConflictPlan(city, self.faults, final_cuts(schedule, held))
+        city.cuts = final_cuts(schedule, held)
+        city.conflicts = ConflictPlan(city, self.faults, city.cuts)
+        plan = self.plan if self.plan is not None else plan_scenarios(city, self.scenarios, schedule)
+        plan.attach(city)
         return city
+
+    def schedule(self, catalog: Catalog) -> list[Delivery]:
+        return delivery_schedule(catalog, self.start, self.days, delivery_gaps(self.scenarios, catalog, self.days))
 
     def chunk_bounds(self, city: SyntheticCity, family: str) -> list[tuple[int, int]]:
         size = FAMILIES[family].size(city)
@@ -235,7 +261,7 @@ class _ChunkMaker:
     def __init__(self, settings: _Settings) -> None:
         self.settings = settings
         self.city = settings.city()
-        self.initial = [d for d in delivery_schedule(self.city.catalog, settings.start, settings.days) if d.round == 0]
+        self.initial = [d for d in settings.schedule(self.city.catalog) if d.round == 0]
 
     def deliveries(self, family: str) -> list[Delivery]:
         return [d for d in self.initial if builder_for(d.resource).family == family]
@@ -257,9 +283,8 @@ class _ChunkMaker:
                 out[delivery.key] = _Rows(data.num_rows, encode_rows(data, delivery.resource, injected.raw_lines), None,
                                           records)
         truth_rows = {}
-        if family in TRUTH_TABLES:
-            name, history = TRUTH_TABLES[family]
-            table = history(context)
+        for name, facts in TRUTH_TABLES.get(family, []):
+            table = facts(context)
             folder = self.settings.out_dir / TRUTH / name
             folder.mkdir(parents=True, exist_ok=True)
             pq.write_table(table, folder / f"part-{number:05d}.parquet", compression="zstd")
@@ -351,13 +376,15 @@ class _Package:
 
 class _Run:
     def __init__(self, settings: _Settings, max_rows_per_file: int, workers: int, progress: bool) -> None:
-        self.settings, self.max_rows, self.workers, self.progress_enabled = settings, max_rows_per_file, workers, progress
+        self.max_rows, self.workers, self.progress_enabled = max_rows_per_file, workers, progress
         self.maker = _ChunkMaker(settings)
         self.city = self.maker.city
+        # the workers take the plan made here rather than planning the city again
+        self.settings = replace(settings, plan=self.city.scenarios)
         self.catalog: Catalog = self.city.catalog
         self.faults = settings.faults
         self.out_dir = settings.out_dir
-        self.schedule = delivery_schedule(self.catalog, self.city.start, self.city.days)
+        self.schedule = settings.schedule(self.catalog)
         self.targets, self.skipped = self._plan_package_faults()
         self.sink = _FaultSink(self.out_dir / TRUTH / "faults.parquet")
         self.package_rows: list[dict] = []
@@ -379,10 +406,10 @@ class _Run:
                 continue
             wanted = max(1, round(days * share))
             taken = {t.key for t in targets.values()}
-            candidates = [d for d in self.schedule if d.resource.qualified_code == code and d.mode == "incremental"
-                          and d.round >= wanted and d.key not in taken]
-            if kind == "sequence_gap":
-                candidates = [d for d in candidates if self._successor(d) is not None]
+            eligible = [d for d in self.schedule if d.resource.qualified_code == code and d.mode == "incremental"
+                        and d.key not in taken and (kind != "sequence_gap" or self._successor(d) is not None)]
+            # a planted pause (scenarios.py) may leave none that late: then the latest before
+            candidates = [d for d in eligible if d.round >= wanted] or eligible[::-1]
             if candidates:
                 targets[kind] = candidates[0]
             else:
@@ -416,6 +443,7 @@ class _Run:
         self.sink.close()
         self._write_packages_table()
         self._write_conflicts_table()
+        self.truth_rows["scenarios"] = scenario_truth.write_scenarios(self.out_dir / TRUTH, self.city)
 
     def _write_conflicts_table(self) -> None:
         chunks = {family: self.settings.chunk_bounds(self.city, family) for family in ("person", "unit", "enterprise")}
@@ -740,7 +768,8 @@ class _Run:
             entities=entities, resources={k: dict(v) for k, v in sorted(self.resource_counts.items())},
             faults=dict(sorted(self.sink.counts.items())),
             package_outcomes=dict(sorted(Counter(p["expected_status"] for p in self.package_rows).items())),
-            truth_rows=truth_rows, seconds=seconds, skipped_faults=list(self.skipped))
+            truth_rows=truth_rows, seconds=seconds, skipped_faults=list(self.skipped),
+            scenarios=city.scenarios.counts(), skipped_scenarios=list(city.scenarios.skipped))
 
 
 def _alter_first_row(table: pa.Table, resource: Resource) -> tuple[pa.Table, str]:

@@ -1,4 +1,5 @@
-"""The knobs of the synthetic city: demographic and economic rates, and the fault rates.
+"""The knobs of the synthetic city: demographic and economic rates, the fault rates, and the
+early-warning scenarios planted in it.
 
 Defaults describe a Quanzhou-like city at the scale of its real figures (about 0.16 legal
 entities per person, 2.5 persons per occupied home); every rate is per year unless named
@@ -96,5 +97,58 @@ class FaultRates:
         return cls(**values)
 
 
+@dataclass(frozen=True)
+class Count:
+    """How many of a planted scenario a city gets: `per_million` per million persons, never fewer
+    than `at_least`."""
+
+    at_least: int = 0
+    per_million: float = 0.0
+
+    def of(self, persons: int) -> int:
+        return max(self.at_least, round(self.per_million * persons / 1_000_000))
+
+
+@dataclass(frozen=True)
+class Scenarios:
+    """The early-warning scenarios planted in the city (scenarios.py), each recorded in
+    truth/scenarios.parquet; a scenario the city's days cannot show is left out and said so."""
+
+    # enterprises with 6 or more insured staff who lose a share of them at the last month start
+    # of the days (social insurance 减员 effective on the 1st) and pay only part of their taxes
+    distressed_enterprises: Count = Count(2, 2000)
+    staff_lost: tuple[float, float] = (0.4, 0.75)
+    # streets whose young households swap homes with elderly ones from elsewhere until the 65+
+    # share is over `ageing_share`
+    ageing_streets: Count = Count(1)
+    ageing_share: float = 0.42
+    # streets with a burst of grid events on one day `surge_days_before_end` days before the end
+    surge_streets: Count = Count(1)
+    surge_events: tuple[int, int] = (15, 25)
+    surge_days_before_end: int = 3
+    # empty homes rented out to young migrants (群租), so many persons per unit
+    overcrowded_units: Count = Count(3, 1000)
+    crowd_size: tuple[int, int] = (8, 12)
+    # registered households living elsewhere, their registered home left empty (人户分离)
+    empty_registered_units: Count = Count(1, 200)
+    # a resource that stops delivering this many days before the end
+    stopped_resource: str | None = "amr.administrative_license"
+    stop_days: int = 5
+    # a daily resource that pauses this many days before the end, then delivers the backlog late
+    late_resource: str | None = "grid.event"
+    pause_days: int = 4
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def none(cls) -> Scenarios:
+        """A city without planted scenarios."""
+        return cls(distressed_enterprises=Count(), ageing_streets=Count(), surge_streets=Count(),
+                   overcrowded_units=Count(), empty_registered_units=Count(), stopped_resource=None,
+                   late_resource=None)
+
+
 DEFAULT_MODEL = CityModel()
 DEFAULT_FAULTS = FaultRates()
+DEFAULT_SCENARIOS = Scenarios()

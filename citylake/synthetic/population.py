@@ -8,7 +8,7 @@ what is true at a delivery cut (after the events of the days before the cut).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 
 import numpy as np
@@ -45,6 +45,49 @@ _LOCAL_ETHNICITY_CUM = cumulative([w for _, w in vocab.LOCAL_ETHNICITY])
 _COUNTY_CODES = np.array([int(c) for c, *_ in vocab.MIGRANT_COUNTIES])
 _COUNTY_ETHNICITY = [(np.array([int(e) for e, _ in mix]), cumulative([w for _, w in mix]))
                      for *_, mix in vocab.MIGRANT_COUNTIES]
+
+
+def _empty() -> np.ndarray:
+    return np.empty(0, dtype=np.int64)
+
+
+def lookup(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which `values` are among the sorted `keys`, and where (positions clipped into range)."""
+    values = np.asarray(values, dtype=np.int64)
+    if keys.size == 0:
+        return np.zeros(values.shape, dtype=bool), np.zeros(values.shape, dtype=np.int64)
+    position = np.minimum(np.searchsorted(keys, values), keys.size - 1)
+    return keys[position] == values, position
+
+
+@dataclass(frozen=True)
+class HomeMoves:
+    """Households that live at the start in another unit than the layout's, their registration
+    staying at the layout's home (planted scenarios: scenarios.py)."""
+
+    household: np.ndarray = field(default_factory=_empty)   # residential ordinals, sorted
+    unit: np.ndarray = field(default_factory=_empty)        # the unit each lives in
+
+    def home(self, layout: CityLayout, household: np.ndarray) -> np.ndarray:
+        unit = layout.unit_of_residential(household)
+        if self.household.size == 0:
+            return unit
+        moved, position = lookup(self.household, household)
+        return np.where(moved, self.unit[position], unit)
+
+
+@dataclass(frozen=True)
+class Layoffs:
+    """Persons whose insurance their employer suspends (减员) effective the first of a month: at
+    00:00-00:30 of round `day`, before that day's extracts are cut (scenarios.py)."""
+
+    person: np.ndarray = field(default_factory=_empty)      # sorted
+    day: int = NO_DAY
+
+    SECONDS = 1800
+
+    def of(self, person: np.ndarray) -> np.ndarray:
+        return lookup(self.person, person)[0]
 
 
 @dataclass
@@ -156,6 +199,9 @@ class Population:
         self.first_arrival = self.base + self.births.total
         self.total = self.first_arrival + self.arrivals.total
         self._newborns = self._plan_newborns()
+        # planted scenarios (scenarios.py) set these before any person is built
+        self.home_moves = HomeMoves()
+        self.layoffs = Layoffs()
 
     def _candidate_rate(self, kind: str) -> float:
         model = self.model
@@ -328,8 +374,9 @@ class Population:
         layout, rand, model = self.layout, self.rand, self.model
         n = len(person)
         household = layout.residential_of_person(person)
-        unit0 = layout.unit_of_residential(household)
-        district = self._district_of_unit(unit0)
+        registered_home = layout.unit_of_residential(household)
+        unit0 = self.home_moves.home(layout, household)
+        district = self._district_of_unit(registered_home)
         role = layout.role_of_person(person)
         gender = layout.gender_of_person(person)
         htype = self.household_type(household)
@@ -340,13 +387,8 @@ class Population:
         relation = self._relations(person, role, gender, birth, household, htype, district)
         separated = rand.uniform("household.separated", household) < model.separated_share
         elsewhere = layout.unit_of_residential(rand.integers("household.domicile", max(1, layout.occupied_range), household))
-        domicile = np.where(htype == LOCAL, np.where(separated, elsewhere, unit0), -1)
-        age = (self.start_day - birth) / YEAR_DAYS
-        employment_rate = np.where(htype == LOCAL, model.employment_local, model.employment_migrant)
-        working_age = (age >= 18) & (age < 60)
-        wants_work = working_age & (rand.uniform("person.employed", person) < employment_rate)
-        employer = np.where(wants_work, self.enterprises.draw_employers(person, "person.employer"), -1)
-        employer = np.where(wants_work, employer, -1)
+        domicile = np.where(htype == LOCAL, np.where(separated, elsewhere, registered_home), -1)
+        employer = self._employers(person, htype, birth)
         insurance = (1 | 4 | np.where(rand.uniform("insurance.210", person) < 0.85, 2, 0)
                      | np.where(rand.uniform("insurance.410", person) < 0.9, 8, 0))
         wage = self._wages(person)
@@ -367,6 +409,25 @@ class Population:
             permit_until0=permit_until0, appear_day=np.full(n, NO_DAY), appear_seconds=np.full(n, -1),
             event_day=events, event_seconds=seconds, move_unit=move_unit, move_domicile=move_domicile,
             new_employer=new_employer)
+
+    def _employers(self, person: np.ndarray, htype: np.ndarray, birth: np.ndarray) -> np.ndarray:
+        """The employer of base persons at the start (-1: none): of working age, employed at the
+        rate of their kind of household, by an enterprise with insured staff."""
+        age = (self.start_day - birth) / YEAR_DAYS
+        employment_rate = np.where(htype == LOCAL, self.model.employment_local, self.model.employment_migrant)
+        wants_work = (age >= 18) & (age < 60) & (self.rand.uniform("person.employed", person) < employment_rate)
+        employer = np.full(len(person), -1, dtype=np.int64)
+        employer[wants_work] = self.enterprises.draw_employers(person[wants_work], "person.employer")
+        return employer
+
+    def employment_at_start(self, person: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Employer (-1: none) and day of a death before the start (NO_DAY: none) of base persons,
+        without building their whole frame."""
+        layout = self.layout
+        household = layout.residential_of_person(person)
+        htype = self.household_type(household)
+        _, birth, _ = self._id_parts(person, htype, self._district_of_unit(layout.unit_of_residential(household)))
+        return self._employers(person, htype, birth), self.death_before_start(person, birth)
 
     def _relations(self, person, role, gender, birth, household, htype, district) -> np.ndarray:
         """Relation to the household head (GB/T 4761), consistent with the ages in the household."""
@@ -435,7 +496,13 @@ class Population:
         gone = np.where(died, day["death"], np.where(day["emigration"] != NO_DAY, day["emigration"], np.iinfo(np.int64).max))
         for kind in ("move", "job_change", "job_loss", "grid_visit", "permit_renewal"):
             day[kind] = np.where(day[kind] >= gone, NO_DAY, day[kind])
+        laid_off = self.layoffs.of(person)
+        # planted layoffs fall on persons without events of their own (scenarios.py): the
+        # suspension counts from the month's first day, a day's events from the day before
+        day["job_loss"] = np.where(laid_off, self.layoffs.day - 1, day["job_loss"])
         seconds = {kind: self.events[kind].seconds(person, day[kind]) for kind in PERSON_EVENTS}
+        seconds["job_loss"] = np.where(laid_off, self.layoffs.day * DAY_SECONDS + rand.integers(
+            "scenario.layoff.time", Layoffs.SECONDS, person), seconds["job_loss"])
         # event streams time only the simulated days; a death before the start has its own time
         before = died_before != NO_DAY
         seconds["death"] = np.where(before, died_before * DAY_SECONDS + 8 * 3600
@@ -501,14 +568,14 @@ class Population:
         father_frame_surname = self._surname(father, layout.role_of_person(father), np.full(n, MALE),
                                              layout.residential_of_person(father), np.full(n, LOCAL))
         name = text.join(father_frame_surname, self.given_names(person, gender))
-        unit0 = layout.unit_of_residential(household)
+        unit0 = self.home_moves.home(layout, household)
         seconds = plan["day"] * DAY_SECONDS + 3600 * (1 + rand.integers("newborn.hour", 22, person))
         events, event_seconds = self._no_events(n)
         return PersonFrame(
             index=person, kind=np.full(n, NEWBORN), residence_type=np.full(n, LOCAL), household=household, unit0=unit0,
             role=np.full(n, CHILD), gender=gender, id_number=id_number, name=name, birth_day=birth,
             ethnicity=_LOCAL_ETHNICITY[rand.weighted("ethnicity.household", _LOCAL_ETHNICITY_CUM, household)],
-            domicile_unit0=unit0, relation0=np.where(gender == MALE, SON, DAUGHTER),
+            domicile_unit0=layout.unit_of_residential(household), relation0=np.where(gender == MALE, SON, DAUGHTER),
             phone=pa.nulls(n, pa.string()), employer0=np.full(n, -1), insurance=np.zeros(n, dtype=np.int64),
             wage=np.zeros(n), enrol_day=np.full(n, -1), registered0=seconds + 2 * 3600, collected0=seconds + 4 * 3600,
             permit_until0=np.full(n, -1), appear_day=plan["day"], appear_seconds=seconds, event_day=events,
@@ -584,6 +651,8 @@ class Population:
         parts = [stream.entities_in(first_day, last_day) for stream in self.events.values()]
         parts.append(self.first_newborn + self.births.numbers_in(first_day, last_day))
         parts.append(self.first_arrival + self.arrivals.numbers_in(first_day, last_day))
+        if first_day <= self.layoffs.day - 1 < last_day:
+            parts.append(self.layoffs.person)
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
     def state_at(self, frame: PersonFrame, cut: int) -> PersonState:

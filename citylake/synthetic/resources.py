@@ -25,7 +25,7 @@ from citylake.catalog import Resource
 from citylake.synthetic import text, vocab
 from citylake.synthetic.events import DAY_SECONDS, NO_DAY
 from citylake.synthetic.firms import EnterpriseFrame, LicenseFrame, PenaltyFrame, authority_names
-from citylake.synthetic.gridevents import HISTORY_DAYS, LONGEST_DAYS, GridEventFrame
+from citylake.synthetic.gridevents import LONGEST_DAYS, GridEventFrame
 from citylake.synthetic.layout import FEMALE
 from citylake.synthetic.population import (INSURANCE_STATUS, INSURANCE_TYPES, LOCAL, MIGRANT, RELATIONS,
                                            RESIDENCE_TYPES, PersonFrame, PersonState)
@@ -267,8 +267,7 @@ def grid_event(ctx: GridEventContext, cut: int) -> pa.Table:
     street = layout.street_of_building(f.building)
     closed = f.closed < at
     day = f.reported // DAY_SECONDS
-    rank = f.index - city.grid_events.counts.first[np.maximum(day + HISTORY_DAYS, 0)]
-    event_id = text.join("SJ", text.dates(city.start_day + day).cast(pa.string()), text.integers(rank + 1, 6))
+    event_id = text.join("SJ", text.dates(city.start_day + day).cast(pa.string()), text.integers(f.rank + 1, 6))
     event_id = pc.replace_substring(event_id, "-", "")
     lng, lat = housing.place_near_building(f.building, f.index)
     columns = {

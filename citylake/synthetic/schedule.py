@@ -4,6 +4,7 @@ then each resource's routine deliveries by the cycles in the catalog."""
 from __future__ import annotations
 
 import zlib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -47,12 +48,19 @@ def _minutes_offset(resource: Resource) -> int:
     return zlib.crc32(resource.qualified_code.encode()) % 40
 
 
-def delivery_schedule(catalog: Catalog, start: date, days: int) -> list[Delivery]:
-    """Every package of the simulated days, in the order their sources cut them."""
+def delivery_schedule(catalog: Catalog, start: date, days: int,
+                      gaps: Mapping[str, Collection[int]] | None = None) -> list[Delivery]:
+    """Every package of the simulated days, in the order their sources cut them; `gaps` holds
+    the days (rounds) a resource delivers nothing, its next package taking all changes since its
+    last one (sequence numbers stay without gaps)."""
+    gaps = gaps or {}
     planned: list[tuple[int, time, str, Resource, str]] = []
     for resource in catalog:
         planned.append((0, INITIAL_CUT, resource.qualified_code, resource, "full"))
+        silent = gaps.get(resource.qualified_code, ())
         for round_ in range(1, days + 1):
+            if round_ in silent:
+                continue
             day = start + timedelta(days=round_)
             for mode, cut_time in (("incremental", INCREMENTAL_CUT), ("full", FULL_CUT)):
                 cycle = resource.cycle.get(mode)  # type: ignore[call-overload]

@@ -1,8 +1,43 @@
 """Ground truth: the city as it really is, with history, and every fault injected into deliveries.
 
-`<out>/truth/*.parquet`, written chunk by chunk like the deliveries. The lake can be scored
-against these: did the population library find the true persons, did the quarantine catch the
-faults it should have, did the ledger hold what it should have held.
+`<out>/truth/<table>/part-NNNNN.parquet`, written chunk by chunk like the deliveries. The lake
+can be scored against these: did the population library find the true persons, did the
+quarantine catch the faults it should have, did the ledger hold what it should have held, does
+every thematic figure come out as the truth gives it. Times are timestamp[s, Asia/Shanghai].
+
+Entities, with history (a version per change: valid_from, valid_to null while current):
+    persons/      person_key, id_number, name, gender, birth_date, ethnicity, residence_type
+                  (户籍/流动/境外), status (alive/deceased/moved_out), death_date,
+                  domicile_division, domicile_unit, household_no, relation_to_head (registered
+                  residents only), residence_unit, residence_street, residence_division,
+                  employer_uscc (while insured: 参保缴费 or 暂停缴费), insurance_types,
+                  insurance_status (参保缴费/暂停缴费/终止参保; null if never insured), phone.
+                  The true world, changed when things happen: social insurance, delivered
+                  monthly, knows a change only from its next extract (the state at its last
+                  extraction time is what it knows).
+    enterprises/  uscc, name, legal_rep_id, legal_rep_name, industry_code, registered_capital_10k,
+                  established_on, status, division_code, address, has_insured_staff
+    units/        unit_code, building_code, room_no, floor_area_m2, use, property_unit_no,
+                  owner_kind, owner_id, owner_name, registered_on
+Places, as they are:
+    buildings/    building_code, name, type, division_code, street_code, grid_code, address,
+                  year_built, floors, floor_area_m2, lng, lat
+    streets/      street_code, name, district_code, district_name, area_km2, lng, lat, buildings,
+                  persons_at_start (base persons living there at the start)
+Facts as their deliveries give them in the end, once every package is applied (row faults aside:
+faults.parquet says which rows the lake quarantines), so that a lake that landed and integrated
+the whole city holds exactly these:
+    grid_events/  event_id, event_type, street_code, grid_code, reported_at, closed_at (null while
+                  open at grid.event's last extract), status (已办结/处置中), lng, lat
+    licences/     case_no, uscc, party_name, license_name, license_no, decision_date, valid_from,
+                  valid_to (renewals in), authority - only what amr delivered before it stopped
+    penalties/    case_no, uscc, party_name, violation, penalty_type, amount (decimal(18,2), null
+                  without money), decision_date, authority
+    tax/          uscc, tax_period (YYYYMM), payable, paid, arrears (decimal(18,2)), changed_at:
+                  every declaration filed before tax's last extract, corrections in
+Births and deaths are in persons/ (birth_date of persons who appear during the days, death_date).
+The generator adds faults.parquet, packages.parquet, conflicts.parquet (generator.py) and
+scenarios.parquet (scenario_truth.py).
 """
 
 from __future__ import annotations
@@ -18,11 +53,15 @@ from citylake.synthetic import text, vocab
 from citylake.synthetic.events import NO_DAY
 from citylake.synthetic.layout import BUILDING_TYPES, FEMALE
 from citylake.synthetic.population import INSURANCE_STATUS, INSURANCE_TYPES, LOCAL, RELATIONS, RESIDENCE_TYPES
-from citylake.synthetic.resources import (BuildingContext, EnterpriseContext, PersonContext, StreetContext,
-                                          UnitContext)
+from citylake.synthetic import resources
+from citylake.synthetic.resources import (BuildingContext, EnterpriseContext, GridEventContext, LicenseContext,
+                                          PenaltyContext, PersonContext, StreetContext, UnitContext, cut_seconds)
 from citylake.synthetic.world import SyntheticCity
 
 TIMESTAMP = pa.timestamp("s", tz="Asia/Shanghai")
+AMOUNT = pa.decimal128(18, 2)
+GRID_EVENT, LICENCE, PENALTY, TAX = ("grid.event", "amr.administrative_license", "amr.administrative_penalty",
+                                     "tax.tax_payment")
 CHINA_OFFSET = 8 * 3600
 PERSON_CHANGES = ["death", "emigration", "move", "job_change", "job_loss"]
 # the insurance types of a person's bit mask, e.g. 5 -> "110,310"
@@ -224,5 +263,82 @@ def streets(ctx: StreetContext) -> pa.Table:
         "area_km2": pa.array([s.area_km2 for s in rows]), "lng": pa.array([s.lng for s in rows]),
         "lat": pa.array([s.lat for s in rows]),
         "buildings": pa.array(first[ctx.index + 1] - first[ctx.index]),
-        "persons_at_start": pa.array(layout.street_first_person[ctx.index + 1] - layout.street_first_person[ctx.index]),
+        "persons_at_start": pa.array(_persons_at_start(city, ctx.index)),
+    })
+
+
+def _persons_at_start(city: SyntheticCity, street: np.ndarray) -> np.ndarray:
+    """Persons living in each street at the start: the layout's, and the households the planted
+    scenarios moved in or out."""
+    layout = city.layout
+    persons = layout.street_first_person[street + 1] - layout.street_first_person[street]
+    moved = getattr(city.scenarios, "street_persons", None)
+    return persons + moved[street] if moved is not None else persons
+
+
+# ---------------------------------------------------------------------------- facts as delivered
+
+
+def _amounts(values: np.ndarray) -> pa.Array:
+    """Yuan as the deliveries write them (two decimals), typed as the lake types them."""
+    return text.fixed(values, 2).cast(AMOUNT)
+
+
+def grid_events(ctx: GridEventContext) -> pa.Table:
+    """One row per grid event in grid.event's final state: reported before its last extract, with
+    the handling status and closing time that extract gives."""
+    city, f = ctx.city, ctx.frame
+    cut = city.cuts[GRID_EVENT]
+    rows = resources.grid_event(ctx, cut)
+    closed = f.closed < cut_seconds(cut)
+    table = pa.table({
+        "event_id": rows.column("event_id"), "event_type": rows.column("event_type"),
+        "street_code": rows.column("street_code"), "grid_code": rows.column("grid_code"),
+        "reported_at": _timestamps(city, f.reported),
+        "closed_at": text.nulls_where(_timestamps(city, f.closed), ~closed),
+        "status": rows.column("status"),
+        "lng": rows.column("lng").cast(pa.float64()), "lat": rows.column("lat").cast(pa.float64()),
+    })
+    return table.filter(rows.column("_present"))
+
+
+def licences(ctx: LicenseContext) -> pa.Table:
+    """One row per administrative licence in amr.administrative_license's final state (renewals
+    in its valid_to)."""
+    city, f = ctx.city, ctx.frame
+    cut = city.cuts[LICENCE]
+    rows = resources.administrative_license(ctx, cut)
+    table = pa.table({
+        "case_no": rows.column("case_no"), "uscc": rows.column("uscc"), "party_name": rows.column("party_name"),
+        "license_name": rows.column("license_name"), "license_no": rows.column("license_no"),
+        "decision_date": _dates(f.decision_day), "valid_from": _dates(f.decision_day),
+        "valid_to": _dates(city.licences.valid_to_at(f, cut)), "authority": rows.column("authority"),
+    })
+    return table.filter(rows.column("_present"))
+
+
+def penalties(ctx: PenaltyContext) -> pa.Table:
+    """One row per administrative penalty in amr.administrative_penalty's final state."""
+    city, f = ctx.city, ctx.frame
+    rows = resources.administrative_penalty(ctx, city.cuts[PENALTY])
+    table = pa.table({
+        "case_no": rows.column("case_no"), "uscc": rows.column("uscc"), "party_name": rows.column("party_name"),
+        "violation": rows.column("violation"), "penalty_type": rows.column("penalty_type"),
+        "amount": rows.column("amount").cast(AMOUNT), "decision_date": _dates(f.decision_day),
+        "authority": rows.column("authority"),
+    })
+    return table.filter(rows.column("_present"))
+
+
+def tax(ctx: EnterpriseContext) -> pa.Table:
+    """One row per taxpayer and tax period in tax.tax_payment's final state: every declaration
+    filed before its last extract, corrected where a correction came before it."""
+    city = ctx.city
+    cut = city.cuts[TAX]
+    rows = city.tax.rows(ctx.frame, (-(1 << 62), cut_seconds(cut)), cut, True)
+    position = pa.array(np.searchsorted(ctx.frame.index, rows.enterprise), pa.int64())
+    return pa.table({
+        "uscc": ctx.frame.uscc.take(position), "tax_period": text.integers(rows.period),
+        "payable": _amounts(rows.payable), "paid": _amounts(rows.paid), "arrears": _amounts(rows.payable - rows.paid),
+        "changed_at": _timestamps(city, rows.changed),
     })

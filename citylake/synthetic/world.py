@@ -99,8 +99,12 @@ class SyntheticCity:
         self.tax = TaxDeclarations(self.enterprises, self.rand, model, start)
         self.grid_events = GridEvents(self.layout, self.rand, model, days)
         self.properties = Properties(self.layout, self.population, self.enterprises, self.rand, model, start, days)
-        # cross-department conflicts (a conflicts.ConflictPlan), attached by the generator
+        # cross-department conflicts (a conflicts.ConflictPlan), each resource's state cut once
+        # every package is applied, and the planted scenarios (a scenarios.ScenarioPlan):
+        # attached by the generator
         self.conflicts = None
+        self.cuts: dict[str, int] = {}
+        self.scenarios = None
 
     def date_of(self, day: int) -> date:
         return date.fromordinal(self.start.toordinal() + day)

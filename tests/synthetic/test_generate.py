@@ -66,7 +66,7 @@ def _faulted(faults) -> tuple[set, set]:
 def test_the_output_layout(city, small_city):
     summary = small_city[1]
     assert (city / "inbox").is_dir() and (city / "late_inbox").is_dir()
-    for table in ("persons", "enterprises", "units", "buildings", "streets"):
+    for table in ("persons", "enterprises", "units", "buildings", "streets", "grid_events", "licences", "penalties", "tax"):
         assert list((city / "truth" / table).glob("part-*.parquet")), table
     notes = json.loads((city / "city.json").read_text(encoding="utf-8"))
     assert notes["seed"] == summary.seed and notes["persons"] == summary.persons
