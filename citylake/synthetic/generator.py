@@ -69,7 +69,8 @@ from citylake.synthetic.scenarios import ScenarioPlan, delivery_gaps, plan_scena
 from citylake.synthetic.schedule import Delivery, delivery_schedule, district_missing_target, final_cuts
 from citylake.synthetic.world import SyntheticCity
 
-DEFAULT_START = date(2026, 1, 1)
+# a month start falls within the default 30 days: monthly figures and trends have two months
+DEFAULT_START = date(2026, 2, 10)
 INBOX, LATE_INBOX, TRUTH = "inbox", "late_inbox", "truth"
 PARALLEL_FROM_PERSONS = 250_000
 CHUNK_SCALE = {"enterprise": 0.25, "unit": 2.0, "building": 4.0, "license": 2.0, "penalty": 4.0, "grid_event": 4.0}  # below this, starting worker processes costs more than it saves
