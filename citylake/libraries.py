@@ -88,6 +88,7 @@ class Library(_Strict):
     """A base library: `base.<name>` (current state) and `base.<name>_history`."""
 
     name: str = Field(pattern=NAME)
+    label: str = ""  # the library's Chinese name, for the data dictionary
     description: str
     key: str = Field(pattern=NAME)
     members: list[str] = Field(min_length=1)

@@ -49,6 +49,7 @@ class Paths(_Strict):
     city: str
     inbox: str
     dashboards: str
+    docs: str
     cache: str
 
 
