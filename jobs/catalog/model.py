@@ -36,6 +36,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "configuration": ("配置", "declared in configuration"),
     "declaration": ("声明", "the tables and lineage a job declares"),
     "export": ("下发", "sent out of the lake to a department"),
+    "as-of": ("截至时间", "the lake's as-of time (the latest delivery landed) the figures are counted to"),
+    "evaluate": ("预警评估", "a warning rule's query evaluated over the source"),
 }
 
 

@@ -14,6 +14,7 @@ from jobs.catalog.model import Declared, Edge, TableDoc, in_lake
 from jobs.corrections import lineage as corrections
 from jobs.integrate import lineage as integrate
 from jobs.landing import lineage as landing
+from jobs.theme import lineage as theme
 
 Declarer = Callable[[Catalog], Declared]
 
@@ -23,6 +24,7 @@ JOBS: dict[str, Declarer] = {
     "integrate": integrate.declared,
     "corrections": corrections.declared,
     "base": base.declared,
+    "theme": theme.declared,
     "catalog": catalog_job.declared,
 }
 

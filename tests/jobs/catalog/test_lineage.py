@@ -9,6 +9,7 @@ import pytest
 from pyspark.sql import types as T
 
 from citylake.settings import PROJECT_ROOT
+from citylake.themes import load_themes
 from jobs.catalog.model import ColumnDoc, Declared, Edge, TableDoc, first_sentence, in_lake, schema_columns
 from jobs.catalog.registry import JOBS, DeclarationError, declarations, documented_tables, lineage_edges
 from jobs.catalog.tables import LINEAGE_SCHEMA, lineage_rows
@@ -94,7 +95,8 @@ def test_every_documented_table_has_lineage_and_every_lake_table_written_is_docu
     documented = documented_tables(declared)
     written = {edge.table for _, edge in edges if in_lake(edge.table)}
     assert set(documented) == written
-    assert len(documented) == 14 * 3 + 5 * 2 + 2 + 1 + 6 + 3  # raw, integrated and history; libraries; ...
+    # raw, integrated and history; libraries; ...; the theme tables
+    assert len(documented) == 14 * 3 + 5 * 2 + 2 + 1 + 6 + 3 + len(load_themes().tables)
     for doc in documented.values():
         assert doc.description_zh and doc.description_en and doc.grain and doc.keys
         assert set(doc.keys) <= {column.name for column in doc.columns}, doc.name
@@ -160,3 +162,11 @@ def test_ops_column_descriptions_must_match_the_schema():
 def test_an_english_description_is_cut_at_its_first_sentence():
     assert first_sentence("Registration authority (a letter for some, e.g. N agriculture). Letters I and O are "
                           "never used.") == "Registration authority (a letter for some, e.g. N agriculture)."
+
+
+def test_a_theme_table_is_made_from_its_sources_its_reference_data_and_the_as_of_time(edges):
+    made_from = into(edges, "theme.population_street_month")
+    assert set(made_from) == {"base.population_history", "base.housing_unit", "conf:divisions.yml", "ops.batch_ledger"}
+    assert made_from["base.housing_unit"][:2] == ("theme", "aggregate")
+    assert made_from["ops.batch_ledger"][:2] == ("theme", "as-of")
+    assert into(edges, "theme.housing_street_month").keys() >= {"theme.housing_building_month"}
