@@ -30,6 +30,7 @@ TEST_ENV = {
     "CITYLAKE__PATHS__CITY": str(RUN_DIR / "var" / "city"),
     "CITYLAKE__PATHS__INBOX": str(RUN_DIR / "var" / "city" / "inbox"),
     "CITYLAKE__PATHS__DASHBOARDS": str(RUN_DIR / "var" / "dashboards"),
+    "CITYLAKE__PATHS__DOCS": str(RUN_DIR / "var" / "docs"),
     "CITYLAKE__TRINO__PORT": str(_free_port()),
     # Smaller engines than the demo's, so a test run fits beside a running demo.
     "CITYLAKE__TRINO__HEAP": "4G",
@@ -135,3 +136,49 @@ def edited_conf(tmp_path):
         return conf
 
     return edit_copy
+
+
+# The clean city of the thematic and warning golden tests: no delivery faults, so every thematic
+# figure can be compared exactly with one computed from the ground truth; the cross-check conflict
+# the insured-after-death warning is about is kept.
+GOLDEN_THEME_CITY = {"persons": 600, "days": 10, "seed": 23, "start": "2026-02-24"}
+
+
+@pytest.fixture(scope="session")
+def theme_city(spark, settings, catalog, tmp_path_factory):
+    """The clean golden city landed, integrated, with its base, thematic libraries and warnings
+    built, on an emptied lake. Returns (city folder, base build, theme build, warn run).
+
+    Tests that use it run after every test of the (faulty) `integrated_city`: it replaces that
+    city's lake (see `pytest_collection_modifyitems`)."""
+    from dataclasses import replace
+    from datetime import date
+
+    from citylake.synthetic import generate_city
+    from citylake.synthetic.model import FaultRates
+    from citylake.trino import client, server
+    from jobs.base.job import build as build_base
+    from jobs.integrate.job import integrate
+    from jobs.landing.job import land_inbox
+    from jobs.theme.job import build as build_themes
+    from jobs.warn.job import warn
+
+    for layer in ("raw", "integrated", "base", "theme", "ops", "app"):
+        shutil.rmtree(settings.path("warehouse") / layer, ignore_errors=True)
+    if server.is_running(settings):
+        client.sync_catalog(settings)
+    city = tmp_path_factory.mktemp("theme-city")
+    faults = replace(FaultRates.none(), insured_after_death=FaultRates().insured_after_death)
+    generate_city(city, persons=GOLDEN_THEME_CITY["persons"], days=GOLDEN_THEME_CITY["days"],
+                  seed=GOLDEN_THEME_CITY["seed"], start=date.fromisoformat(GOLDEN_THEME_CITY["start"]),
+                  faults=faults, progress=False)
+    for inbox in (city / "inbox", city / "late_inbox", city / "inbox"):
+        if inbox.is_dir():
+            land_inbox(spark, inbox, catalog)
+    integrate(spark, catalog)
+    return city, build_base(spark), build_themes(spark), warn(spark)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Tests of the clean theme city last: its lake replaces the faulty integrated city's."""
+    items.sort(key=lambda item: "theme_city" in getattr(item, "fixturenames", ()))
