@@ -26,12 +26,20 @@ $(STAMP): pyproject.toml | system-deps
 	$(BIN)/pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-# Maven fetches the Trino parts from Maven Central; install it where the machine lacks it.
+# From Debian's packages where the machine lacks them: Maven fetches the Trino parts from Maven
+# Central; Chromium and its driver open the dashboards in a real headless browser in the tests.
 system-deps:
-	@command -v mvn >/dev/null || { \
+	@missing=""; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	test -x /usr/bin/chromedriver || missing="$$missing chromium-driver"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven; \
-	  else echo "citylake needs Maven (mvn): install the 'maven' package" >&2; exit 1; fi; }
+	    echo "installing$$missing (apt-get; its output in var/log/apt.log)"; mkdir -p var/log; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; } \
+	      >var/log/apt.log 2>&1 || { tail -20 var/log/apt.log >&2; exit 1; }; \
+	  else echo "citylake needs the Debian packages:$$missing (apt-get install$$missing)" >&2; exit 1; fi; \
+	fi
 
 trino-start: setup
 	$(BIN)/citylake trino start
