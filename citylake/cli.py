@@ -132,6 +132,52 @@ def base_gaps(built) -> list[str]:
     return lines
 
 
+def cmd_theme(args: argparse.Namespace) -> None:
+    """Build the thematic libraries (credit, enterprise operation, population, housing, city events)."""
+    from citylake.spark import spark_session
+    from jobs.theme.job import build
+    from jobs.theme.references import NothingLanded
+
+    try:
+        with console.status("thematic libraries") as status:
+            built = build(spark_session(), progress=lambda step: status.update(f"thematic libraries: {step}"),
+                          force=getattr(args, "force", False))
+    except NothingLanded as nothing:
+        console.print(f"[yellow]theme:[/yellow] {nothing}")
+        sys.exit(1)
+    table = Table(title=f"Thematic libraries as of {built.as_of}, built in {built.seconds:.0f} s")
+    table.add_column("table", no_wrap=True)
+    table.add_column("rows", justify="right")
+    for name, rows in built.rows.items():
+        table.add_row(f"lake.{name}", f"{rows:,}")
+    for name in built.up_to_date:
+        table.add_row(f"lake.{name}", "up to date")
+    console.print(table)
+    for name, sources in built.left_out.items():
+        console.print(f"[yellow]left out[/yellow] lake.{name}: needs {', '.join(sources)} (not in the lake yet)")
+
+
+def cmd_warn(args: argparse.Namespace) -> None:
+    """Evaluate the early-warning rules and update the warnings' lifecycle."""
+    from citylake.spark import spark_session
+    from jobs.theme.references import NothingLanded
+    from jobs.warn.job import warn
+
+    try:
+        with console.status("early warnings"):
+            run = warn(spark_session())
+    except NothingLanded as nothing:
+        console.print(f"[yellow]warn:[/yellow] {nothing}")
+        sys.exit(1)
+    changes = run.changes
+    console.print(f"warnings as of {run.as_of}: {len(run.evaluated)} rules evaluated; "
+                  f"{changes.opened} new, {changes.reopened} reopened, {changes.severity_changed} of changed severity, "
+                  f"{changes.updated} updated, {changes.auto_closed} closed (condition cleared), "
+                  f"{changes.cleared} cleared while closed by a person, {changes.unchanged} unchanged")
+    for name, sources in run.left_out.items():
+        console.print(f"[yellow]not evaluated[/yellow] {name}: needs {', '.join(sources)} (not in the lake yet)")
+
+
 def integration_summary(entries: list) -> Table:
     """Per resource: batches applied and rejected, rows in, quarantined and warned; the changes
     applied; then each rejected batch with why and the rules its rows failed most. Two narrow
@@ -181,6 +227,22 @@ def cmd_corrections(args: argparse.Namespace) -> None:
         console.print("no open corrections")
 
 
+def cmd_catalog(args: argparse.Namespace) -> None:
+    """Write the resource catalog and lineage tables (lake.ops) and the data dictionary."""
+    from citylake.spark import spark_session
+    from jobs.catalog.job import run
+
+    with console.status("catalog, lineage and data dictionary"):
+        written = run(spark_session())
+    for name, rows in written.rows.items():
+        console.print(f"lake.{name}: {rows:,} rows")
+    if written.unchanged:
+        console.print(f"up to date: {', '.join(f'lake.{name}' for name in written.unchanged)}", soft_wrap=True)
+    for name in written.undeclared:
+        console.print(f"[yellow]undocumented[/yellow] lake.{name}: in the lake, but no job declares it")
+    console.print(f"data dictionary: {written.dictionary}", soft_wrap=True)
+
+
 def cmd_release(args: argparse.Namespace) -> None:
     """Release a held package (sequence gap or delete guard) so that the next landing run lands it."""
     from citylake.spark import spark_session
@@ -214,6 +276,55 @@ def landing_summary(entries: list) -> Table:
     for name, counts in sorted(by_resource.items()):
         table.add_row(name, *(f"{counts[key]:,}" for key in
                               ("landed", "replay", "held", "rejected", "rows landed", "rows quarantined")))
+    return table
+
+
+def cmd_warnings(args: argparse.Namespace) -> None:
+    """List the early warnings, or acknowledge or close one, with who and why."""
+    from rich.text import Text
+
+    from citylake.spark import spark_session
+    from jobs.warn import lifecycle
+
+    try:
+        if args.action == "list":
+            console.print(warnings_table(lifecycle.list_warnings(spark_session(), args.status, args.rule,
+                                                                 args.district)))
+            return
+        change = lifecycle.acknowledge if args.action == "ack" else lifecycle.close
+        row = change(spark_session(), args.warning_id, args.by, args.reason)
+    except lifecycle.NoWarnings as none:
+        console.print(str(none))
+        sys.exit(0 if args.action == "list" else 1)
+    except lifecycle.WarningError as error:
+        console.print(Text(str(error), style="red"), soft_wrap=True)
+        sys.exit(1)
+    console.print(Text(f"{row['warning_id']}: {row['last_change']['from_status']} -> {row['status']} "
+                       f"by {args.by.strip()}: {args.reason.strip()}"), soft_wrap=True)
+
+
+def warnings_table(warnings) -> Table | str:
+    """One row per warning: its id, subject and district, and evidence in one column (the id whole,
+    to copy into ack and close); severity, status and last seen beside it. Reads at 80 columns."""
+    from rich import box
+    from rich.text import Text
+
+    from jobs.warn.lifecycle import STATUSES
+
+    if warnings.empty:
+        return "no warnings match"
+    counts = warnings["status"].value_counts()
+    table = Table(title="Warnings: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES if s in counts),
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, leading=1)
+    table.add_column("warning", ratio=1, overflow="fold")
+    for column in ("severity", "status", "last seen"):
+        table.add_column(column, no_wrap=True)
+    for warning in warnings.itertuples():
+        cell = Text(warning.warning_id, style="bold")
+        cell.append("\n" + " · ".join(name for name in (warning.subject_name, warning.district_name) if name))
+        cell.append("\n" + ", ".join(f"{key}={value}" for key, value in (warning.evidence or {}).items()), style="dim")
+        table.add_row(cell, Text(warning.severity, style={"high": "red", "medium": "yellow"}.get(warning.severity, "")),
+                      warning.status, f"{warning.last_seen:%Y-%m-%d}")
     return table
 
 
@@ -256,18 +367,33 @@ def run_trino_cli(extra: list[str], java_options: list[str] = ()) -> int:
 
 
 def cmd_notebooks(args: argparse.Namespace) -> None:
-    """Execute the notebooks whose tables are in the lake and export their dashboards."""
-    from citylake.notebooks import build_dashboards
+    """Execute the notebooks whose tables are in the lake, export their dashboards and the index page."""
+    from citylake.notebooks import NotebookFailed, build_dashboards
     from citylake.trino import server
 
     if not server.is_running(profile()):
         console.print("[red]Trino is not running[/red]: the notebooks read the lake through it (citylake trino start)")
         sys.exit(1)
-    made = build_dashboards()
+    try:
+        made = build_dashboards(district=getattr(args, "district", None), as_of=getattr(args, "as_of", None))
+    except ValueError as exc:  # an unknown district or a bad day
+        console.print(f"[red]{exc}[/red]")
+        sys.exit(2)
+    except NotebookFailed as failed:
+        console.print(f"[red]notebook failed[/red]: {failed}")
+        sys.exit(1)
     for html in made.built:
         console.print(f"dashboard: {html}")
     for notebook, tables in made.left_out.items():
         console.print(f"[yellow]left out[/yellow] {notebook}: needs {', '.join(tables)} (not in the lake yet)")
+    console.print(f"index: {made.index}")
+
+
+def cmd_lab(args: argparse.Namespace) -> None:
+    """Start JupyterLab on 127.0.0.1 over the notebooks, with the project's kernel; Ctrl-C stops it."""
+    from citylake.jupyter import run_lab
+
+    sys.exit(run_lab(args.port, browser=not args.no_browser))
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -289,6 +415,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
     console.print(landing_summary(entries))
     cmd_integrate(argparse.Namespace(resource=[]))
     cmd_base(args)
+    cmd_theme(argparse.Namespace(force=False))
+    cmd_warn(args)
+    cmd_catalog(args)
     cmd_trino(argparse.Namespace(action="start"))
     result = client.run_query(profile(), "SELECT count(*) FROM lake.raw.psb_household_registration")
     console.print(f"\nSELECT count(*) FROM lake.raw.psb_household_registration  →  {result[0][0]}")
@@ -306,7 +435,8 @@ def next_steps() -> str:
     DBeaver    new Trino connection: host {settings.trino.host}, port {settings.trino.port}, user {settings.trino.user}
     Python     from citylake.trino.client import query_df; query_df("SELECT ...")
   Dashboards   {settings.path('dashboards')}/*.html  (open in a browser; works offline)
-  JupyterLab   .venv/bin/jupyter lab notebooks/
+  Dictionary   {settings.path('docs')}/index.html  (every table, its columns and lineage; works offline)
+  JupyterLab   .venv/bin/citylake lab   (from citylake.lab import spark, trino)
   Stop Trino   .venv/bin/citylake trino stop
 """
 
@@ -318,11 +448,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("setup", help=cmd_setup.__doc__).set_defaults(func=cmd_setup)
 
+    from citylake.synthetic.generator import DEFAULT_START
+
     def city_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--persons", type=int, default=2000, help="persons in the city (default 2000)")
         sub.add_argument("--days", type=int, default=30, help="days of deliveries after the first (default 30)")
         sub.add_argument("--seed", type=int, default=42)
-        sub.add_argument("--start", default="2026-01-01", help="first delivery date (ISO)")
+        sub.add_argument("--start", default=DEFAULT_START.isoformat(),
+                         help=f"first delivery date (ISO, default {DEFAULT_START.isoformat()})")
         sub.add_argument("--out", help="output folder (default: the profile's paths.city)")
 
     generate = commands.add_parser("generate", help=cmd_generate.__doc__)
@@ -338,17 +471,36 @@ def build_parser() -> argparse.ArgumentParser:
     integrate.set_defaults(func=cmd_integrate)
 
     commands.add_parser("base", help=cmd_base.__doc__).set_defaults(func=cmd_base)
+    theme = commands.add_parser("theme", help=cmd_theme.__doc__)
+    theme.add_argument("--force", action="store_true", help="rebuild every table even if its inputs did not change")
+    theme.set_defaults(func=cmd_theme)
+    commands.add_parser("warn", help=cmd_warn.__doc__).set_defaults(func=cmd_warn)
 
     corrections = commands.add_parser("corrections", help=cmd_corrections.__doc__)
     corrections.add_argument("department", nargs="*", help="departments (default: every one with open corrections)")
     corrections.add_argument("--out", help="output folder (default: <var>/corrections)")
     corrections.set_defaults(func=cmd_corrections)
 
+    commands.add_parser("catalog", help=cmd_catalog.__doc__).set_defaults(func=cmd_catalog)
+
     release = commands.add_parser("release", help=cmd_release.__doc__)
     release.add_argument("resource", help="<department>.<resource>, e.g. psb.household_registration")
     release.add_argument("batch_id")
     release.add_argument("--reason", required=True, help="why the operator releases it (kept in the ledger)")
     release.set_defaults(func=cmd_release)
+
+    warn_parser = commands.add_parser("warnings", help=cmd_warnings.__doc__)
+    warn_actions = warn_parser.add_subparsers(dest="action", required=True)
+    warn_list = warn_actions.add_parser("list", help="the warnings: open ones first, then by severity")
+    warn_list.add_argument("--status", choices=["new", "acknowledged", "closed", "open"])
+    warn_list.add_argument("--rule", help="one rule's warnings (a rule of conf/warnings.yml)")
+    warn_list.add_argument("--district", help="district code or (part of) its name")
+    for action, what in (("ack", "acknowledge a new warning: someone is on it"), ("close", "close an open warning")):
+        change = warn_actions.add_parser(action, help=what)
+        change.add_argument("warning_id", help="<rule>:<subject>, as listed")
+        change.add_argument("--by", help="who you are")
+        change.add_argument("--reason", help="why (kept in lake.app.warning_history)")
+    warn_parser.set_defaults(func=cmd_warnings)
 
     trino = commands.add_parser("trino", help="start, stop or show the local Trino server")
     trino.add_argument("action", choices=["start", "stop", "status", "cli"])
@@ -359,8 +511,15 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", default="ALIGNED", help="Trino CLI output format (ALIGNED, CSV_HEADER, JSON, ...)")
     sql.set_defaults(func=cmd_sql)
 
-    commands.add_parser("notebooks", help="execute the notebooks and export HTML dashboards").set_defaults(
-        func=cmd_notebooks)
+    notebooks = commands.add_parser("notebooks", help="execute the notebooks and export HTML dashboards")
+    notebooks.add_argument("--district", help="a district's code or name (default: the whole city)")
+    notebooks.add_argument("--as-of", help="the last day of data shown, ISO (default: the latest)")
+    notebooks.set_defaults(func=cmd_notebooks)
+
+    lab = commands.add_parser("lab", help=cmd_lab.__doc__)
+    lab.add_argument("--port", type=int, default=8888, help="port on 127.0.0.1 (default 8888)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    lab.set_defaults(func=cmd_lab)
 
     demo = commands.add_parser("demo", help=cmd_demo.__doc__)
     city_options(demo)
