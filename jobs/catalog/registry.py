@@ -15,6 +15,7 @@ from jobs.corrections import lineage as corrections
 from jobs.integrate import lineage as integrate
 from jobs.landing import lineage as landing
 from jobs.theme import lineage as theme
+from jobs.warn import lineage as warn
 
 Declarer = Callable[[Catalog], Declared]
 
@@ -25,6 +26,7 @@ JOBS: dict[str, Declarer] = {
     "corrections": corrections.declared,
     "base": base.declared,
     "theme": theme.declared,
+    "warn": warn.declared,
     "catalog": catalog_job.declared,
 }
 

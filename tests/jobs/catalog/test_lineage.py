@@ -96,7 +96,7 @@ def test_every_documented_table_has_lineage_and_every_lake_table_written_is_docu
     written = {edge.table for _, edge in edges if in_lake(edge.table)}
     assert set(documented) == written
     # raw, integrated and history; libraries; ...; the theme tables
-    assert len(documented) == 14 * 3 + 5 * 2 + 2 + 1 + 6 + 3 + len(load_themes().tables)
+    assert len(documented) == 14 * 3 + 5 * 2 + 2 + 1 + 6 + 3 + len(load_themes().tables) + 2
     for doc in documented.values():
         assert doc.description_zh and doc.description_en and doc.grain and doc.keys
         assert set(doc.keys) <= {column.name for column in doc.columns}, doc.name
@@ -170,3 +170,11 @@ def test_a_theme_table_is_made_from_its_sources_its_reference_data_and_the_as_of
     assert made_from["base.housing_unit"][:2] == ("theme", "aggregate")
     assert made_from["ops.batch_ledger"][:2] == ("theme", "as-of")
     assert into(edges, "theme.housing_street_month").keys() >= {"theme.housing_building_month"}
+
+
+def test_the_warnings_are_made_from_what_their_rules_read(edges):
+    made_from = into(edges, "app.warning")
+    assert {"theme.enterprise_month", "theme.grid_event_day", "ops.quality_score", "base.population_conflict",
+            "ops.batch_ledger"} <= set(made_from)
+    assert made_from["theme.grid_event_day"][:2] == ("warn", "evaluate")
+    assert set(into(edges, "app.warning_history")) == {"app.warning"}
