@@ -60,10 +60,11 @@ def spark(settings):
 @pytest.fixture(scope="session")
 def trino(settings):
     """The test session's Trino server: started once, fails loudly (never skips) if it cannot."""
-    from citylake.trino import server
+    from citylake.trino import client, server
 
     server.start(settings)
     atexit.register(server.stop, settings)  # even if pytest is interrupted
+    client.sync_catalog(settings)  # as `citylake trino start` does: tables written while it was down
     yield settings
     server.stop(settings)
 

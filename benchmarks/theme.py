@@ -1,0 +1,80 @@
+"""The thematic libraries and the early warnings for a city of a million persons, against the
+base build of the same city.
+
+    .venv/bin/python benchmarks/theme.py [--persons 1000000] [--days 3] [--lake DIR]
+
+The city is prepared as `benchmarks/base.py` does (generated, landed and integrated into a lake
+under `--lake`, unless that lake already holds it; the same default lake, so either script's
+preparation serves both). Then, in one process, the base libraries are built, the thematic
+libraries built twice (the first pays Spark's first-use costs, the second is the figure; both
+forced, on the same inputs) and the warnings evaluated twice (the second evaluation finds the same
+conditions: it writes nothing). It prints each table's time and rows, and the ratios theme / base
+and warnings / base, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import tempfile
+import time
+from pathlib import Path
+
+from base import configure, prepare, timed_build
+
+print = functools.partial(print, flush=True)  # noqa: A001 - figures show as they come, also into a file
+
+
+def timed_themes() -> tuple[float, dict[str, float], dict[str, int]]:
+    from citylake.spark import spark_session
+    from jobs.theme.job import build
+
+    steps: dict[str, float] = {}
+    last = [time.perf_counter(), "references"]
+
+    def step(name: str) -> None:
+        now = time.perf_counter()
+        steps[last[1]] = now - last[0]
+        last[0], last[1] = now, name.removeprefix("writing ")
+
+    started = time.perf_counter()
+    built = build(spark_session(), progress=step, force=True)
+    steps[last[1]] = time.perf_counter() - last[0]
+    return time.perf_counter() - started, steps, built.rows
+
+
+def timed_warnings() -> tuple[float, object]:
+    from citylake.spark import spark_session
+    from jobs.warn.job import warn
+
+    started = time.perf_counter()
+    run = warn(spark_session())
+    return time.perf_counter() - started, run
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--lake", type=Path, default=Path(tempfile.gettempdir()) / "citylake-bench-base")
+    args = parser.parse_args(argv)
+    configure(args.lake)
+    prepare(args.lake, args.persons, args.days)
+    base_seconds, _, base_rows = timed_build()
+    print(f"base build: {base_seconds:.1f} s for {base_rows['base.population']:,} persons")
+    for run in ("first theme build", "second theme build"):
+        theme_seconds, steps, rows = timed_themes()
+        print(f"\n{run}: {theme_seconds:.1f} s")
+        for name, spent in steps.items():
+            print(f"  {name:34} {spent:7.1f} s  {rows.get(name, 0):>12,} rows")
+    for run in ("first evaluation", "second evaluation"):
+        warn_seconds, result = timed_warnings()
+        changes = result.changes
+        print(f"\nwarnings, {run}: {warn_seconds:.1f} s; {changes.opened} new, {changes.reopened} reopened, "
+              f"{changes.updated} updated, {changes.auto_closed} closed, {changes.unchanged} unchanged")
+    print(f"\ntheme build / base build: {theme_seconds / base_seconds:.2f}; "
+          f"warnings / base build: {warn_seconds / base_seconds:.2f}")
+
+
+if __name__ == "__main__":
+    main()
