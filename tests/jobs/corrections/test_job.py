@@ -16,6 +16,15 @@ DEPARTMENT = "corrections_test"
 OPENED = datetime(2026, 1, 1, 1)
 
 
+@pytest.fixture(autouse=True)
+def without_test_rows(spark):
+    """Leave no correction of the made-up department in the shared lake: the data-quality
+    dashboard's tests read every department's corrections later in the same session."""
+    yield
+    if lake.table_exists(spark, CORRECTIONS):
+        lake.delta_table(spark, CORRECTIONS).delete(F.col("department") == DEPARTMENT)
+
+
 def quarantined(spark, records: list[int]):
     rows = [(DEPARTMENT, "resource", "b1", 1, "a.csv", record, "missing_required", "XM has no value", None, None,
              "integration", "completeness:XM", "XM", None, f"K{record}", {"XM": None}) for record in records]
