@@ -20,27 +20,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from base import configure, prepare, timed_build
+from base import configure, prepare, timed_build, timed_steps
 
 print = functools.partial(print, flush=True)  # noqa: A001 - figures show as they come, also into a file
 
 
 def timed_themes() -> tuple[float, dict[str, float], dict[str, int]]:
-    from citylake.spark import spark_session
     from jobs.theme.job import build
 
-    steps: dict[str, float] = {}
-    last = [time.perf_counter(), "references"]
-
-    def step(name: str) -> None:
-        now = time.perf_counter()
-        steps[last[1]] = now - last[0]
-        last[0], last[1] = now, name.removeprefix("writing ")
-
-    started = time.perf_counter()
-    built = build(spark_session(), progress=step, force=True)
-    steps[last[1]] = time.perf_counter() - last[0]
-    return time.perf_counter() - started, steps, built.rows
+    return timed_steps(build, "references")
 
 
 def timed_warnings() -> tuple[float, object]:
