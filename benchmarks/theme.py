@@ -1,14 +1,15 @@
 """The thematic libraries and the early warnings for a city of a million persons, against the
 base build of the same city.
 
-    .venv/bin/python benchmarks/theme.py [--persons 1000000] [--days 3] [--lake DIR]
+    .venv/bin/python benchmarks/theme.py [--persons 1000000] [--days 3] [--lake DIR] [--prepare-only]
 
 The city is prepared as `benchmarks/base.py` does (generated, landed and integrated into a lake
 under `--lake`, unless that lake already holds it; the same default lake, so either script's
 preparation serves both). Then, in one process, the base libraries are built, the thematic
 libraries built twice (the first pays Spark's first-use costs, the second is the figure; both
 forced, on the same inputs) and the warnings evaluated twice (the second evaluation finds the same
-conditions: it writes nothing). It prints each table's time and rows, and the ratios theme / base
+conditions: it writes nothing). `--prepare-only` stops after the preparation, so that the timed part
+can run later on a quiet machine. It prints each table's time and rows, and the ratios theme / base
 and warnings / base, measured in the same run.
 """
 
@@ -45,9 +46,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--lake", type=Path, default=Path(tempfile.gettempdir()) / "citylake-bench-base")
+    parser.add_argument("--prepare-only", action="store_true", help="generate, land and integrate, then stop")
     args = parser.parse_args(argv)
     configure(args.lake)
     prepare(args.lake, args.persons, args.days)
+    if args.prepare_only:
+        return
     base_seconds, _, base_rows = timed_build()
     print(f"base build: {base_seconds:.1f} s for {base_rows['base.population']:,} persons")
     for run in ("first theme build", "second theme build"):

@@ -4,6 +4,7 @@ all come from the profile and `conf/lake.yml`."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,6 +70,9 @@ def spark_session(profile: Profile | None = None) -> SparkSession:
         # A local driver serves no remote executor: bind it to loopback (and spare the warning
         # that the host name resolves to one).
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python workers must be this interpreter, with the project's packages: Spark's default is
+        # whatever `python3` comes first on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in spark_conf(profile).items():
         builder = builder.config(key, value)
