@@ -11,7 +11,9 @@ import hashlib
 import json
 import os
 import shutil
+import ssl
 import subprocess
+import tarfile
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +23,7 @@ from pathlib import Path
 from citylake.fetch import fetch_artifact
 from citylake.java import find_jdk
 from citylake.settings import Profile, memory_bytes
+from citylake.trino import security
 
 
 class TrinoError(RuntimeError):
@@ -84,10 +87,14 @@ def install(profile: Profile) -> Path:
     cache = profile.path("cache")
     home = cache / "trino" / f"trino-server-{version}"
     marker = home / ".citylake-installed"
-    plugins = sorted(profile.trino.plugins)
+    plugins = sorted(set(profile.trino.plugins) | set(security.PLUGINS))
     if marker.exists() and json.loads(marker.read_text()) == plugins:
         return home
     tarball = fetch_artifact(server_coordinate(version), cache)
+    if marker.exists() and set(json.loads(marker.read_text())) <= set(plugins):
+        _add_plugins(tarball, home, sorted(set(plugins) - set(json.loads(marker.read_text()))))
+        marker.write_text(json.dumps(plugins))
+        return home
     _unpack(tarball, home, version, plugins)
     marker.write_text(json.dumps(plugins))
     return home
@@ -113,6 +120,45 @@ def _unpack(tarball: Path, home: Path, version: str, plugins: list[str]) -> None
         raise TrinoError(f"{tarball.name} has no plugin(s) {missing}; check trino.plugins in the profile")
     shutil.rmtree(home, ignore_errors=True)
     staging.rename(home)
+
+
+def _add_plugins(tarball: Path, home: Path, names: list[str]) -> None:
+    """Unpack only these plugins into an installed server, which keeps serving meanwhile (re-unpacking
+    the whole server would pull it from under running instances)."""
+    prefix = f"{home.name}/plugin/"
+    wanted = {f"{prefix}{name}/" for name in names}
+    # beside plugin/, not in it: Trino would take a half-unpacked folder there for a plugin
+    staging = {name: home / f".plugin-{name}.partial" for name in names}
+    for folder in staging.values():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    found: set[str] = set()
+    files: dict[str, tarfile.TarInfo] = {}
+    with tarfile.open(tarball, "r:gz") as archive:
+        for member in archive:
+            if member.isfile():
+                files[member.name] = member
+            plugin_folder = next((w for w in wanted if member.name.startswith(w)), None)
+            if plugin_folder is None or not member.name[len(plugin_folder):]:
+                continue
+            name = plugin_folder[len(prefix):-1]
+            found.add(name)
+            target = staging[name] / member.name[len(plugin_folder):]
+            # The archive stores a jar shared by plugins once and hard-links the others to it:
+            # link to the installed copy (lib/), or copy it from the archive when not installed.
+            installed = home / Path(member.linkname).relative_to(home.name) if member.islnk() else None
+            if installed is not None and installed.is_file():
+                os.link(installed, target)
+            elif member.isfile() or member.islnk():
+                with archive.extractfile(files[member.linkname] if member.islnk() else member) as source, \
+                        open(target, "wb") as sink:
+                    shutil.copyfileobj(source, sink)
+    missing = sorted(set(names) - found)
+    if missing:
+        raise TrinoError(f"{tarball.name} has no plugin(s) {missing}; check trino.plugins in the profile")
+    for name, folder in staging.items():
+        shutil.rmtree(home / "plugin" / name, ignore_errors=True)
+        folder.rename(home / "plugin" / name)
 
 
 def java_home(profile: Profile) -> Path:
@@ -150,9 +196,39 @@ def write_config(profile: Profile, instance: Instance) -> None:
         "log.properties": {"io.trino": "INFO"},
         f"catalog/{trino.catalog}.properties": catalog_properties(profile, instance),
     }
+    files["config.properties"] |= audit_listener_config(profile, instance)
+    _add_security(files, profile)
     for name, properties in files.items():
         (instance.etc / name).write_text("".join(f"{k}={v}\n" for k, v in properties.items()))
     (instance.etc / "jvm.config").write_text("\n".join(jvm_options(trino.heap)) + "\n")
+
+
+def _add_security(files: dict[str, dict[str, str]], profile: Profile) -> None:
+    """HTTPS, password logins, groups and the access rules (citylake.trino.security) into etc/."""
+    for name, properties in security.server_properties(profile).items():
+        files[name] = files.get(name, {}) | properties
+
+
+def audit_listener_config(profile: Profile, instance: Instance) -> dict[str, str]:
+    """Write etc/event-listener.properties: Trino's HTTP event listener posting every query's events
+    to the audit receiver (citylake.audit); the config.properties entries that load it."""
+    from citylake.audit.receiver import ingest_uri
+    from citylake.audit.settings import audit_settings
+
+    listener = audit_settings().listener
+    properties = {
+        "event-listener.name": "http",
+        "http-event-listener.connect-ingest-uri": ingest_uri(profile),
+        "http-event-listener.log-created": str(listener.log_created).lower(),
+        "http-event-listener.log-completed": str(listener.log_completed).lower(),
+        "http-event-listener.connect-retry-count": str(listener.retry_count),
+        "http-event-listener.connect-retry-delay": listener.retry_delay,
+        "http-event-listener.connect-backoff-base": str(listener.backoff_base),
+        "http-event-listener.connect-max-delay": listener.max_delay,
+    }
+    path = instance.etc / "event-listener.properties"
+    path.write_text("".join(f"{k}={v}\n" for k, v in properties.items()))
+    return {"event-listener.config-files": str(path)}
 
 
 def catalog_properties(profile: Profile, instance: Instance) -> dict[str, str]:
@@ -225,11 +301,24 @@ def _launcher(profile: Profile, instance: Instance, command: str) -> subprocess.
     return subprocess.run(args, capture_output=True, text=True, env=env)
 
 
+def address(profile: Profile) -> str:
+    """The server's HTTPS address."""
+    return f"https://{profile.trino.host}:{profile.trino.port}"
+
+
+def tls_context(profile: Profile) -> ssl.SSLContext:
+    """Trusts the managed server's own certificate (made at set-up), else the system's authorities."""
+    certificate = security.certificate_path(profile)
+    if profile.trino.managed and certificate.exists():
+        return ssl.create_default_context(cafile=str(certificate))
+    return ssl.create_default_context()
+
+
 def server_info(profile: Profile, timeout: float = 2.0) -> dict | None:
     """Trino's /v1/info answer, or None when nothing answers at the profile's address."""
-    url = f"http://{profile.trino.host}:{profile.trino.port}/v1/info"
+    url = f"{address(profile)}/v1/info"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(url, timeout=timeout, context=tls_context(profile)) as response:
             return json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError):
         return None
@@ -249,7 +338,9 @@ def start(profile: Profile) -> dict:
         from citylake.trino.client import require_own_server  # the client needs a live server
 
         require_own_server(profile)
+        start_audit_receiver(profile)
         return server_info(profile) or {}
+    start_audit_receiver(profile)  # before Trino: its first query's events have somewhere to go
     write_config(profile, instance)
     result = _launcher(profile, instance, "start")
     if result.returncode != 0:
@@ -281,9 +372,24 @@ def stop(profile: Profile) -> bool:
     """Stop this profile's server; False if it was not running."""
     instance = instance_for(profile)
     if not instance.pid_file.exists():
+        stop_audit_receiver(profile)
         return False
     result = _launcher(profile, instance, "stop")
+    stop_audit_receiver(profile)  # after Trino: the events of its last queries are in
     return result.returncode == 0 and "Not running" not in result.stdout
+
+
+def start_audit_receiver(profile: Profile) -> None:
+    """Start the receiver of Trino's query events (citylake.audit), unless it runs."""
+    from citylake.audit import receiver
+
+    receiver.ensure_running(profile)
+
+
+def stop_audit_receiver(profile: Profile) -> None:
+    from citylake.audit import receiver
+
+    receiver.stop(profile)
 
 
 def status(profile: Profile) -> dict:
@@ -294,7 +400,7 @@ def status(profile: Profile) -> dict:
     return {
         "running": bool(info) and not info.get("starting", True),
         "starting": bool(info) and info.get("starting", False),
-        "address": f"http://{profile.trino.host}:{profile.trino.port}",
+        "address": address(profile),
         "version": (info or {}).get("nodeVersion", {}).get("version"),
         "uptime": (info or {}).get("uptime"),
         "pid": pid if info else None,

@@ -1,0 +1,84 @@
+"""`citylake audit load`: the spooled query events into `lake.ops.query_audit` (one row per query)
+and `lake.ops.table_usage` (per day, consumer department and table).
+
+Loading is idempotent: a query's row is inserted once and replaced only when its completed event
+arrives after its created one, so events loaded before (a segment kept by a crash between the lake
+commit and its retirement, an event Trino posted twice) change nothing. Segments are retired only
+after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+
+from citylake import lake
+from citylake.audit.settings import spool_dir
+from citylake.audit.spool import Spool
+from citylake.settings import Profile, profile as active_profile
+from jobs.audit import events, usage
+from jobs.audit.departments import department_resolver, table_owners
+
+log = logging.getLogger(__name__)
+
+QUERY_AUDIT = "ops.query_audit"
+TABLE_USAGE = "ops.table_usage"
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one load did."""
+
+    segments: int         # spool segments read (and retired)
+    events: int           # events in them
+    broken_lines: int     # lines that were not whole events (cut by a crash; their events were re-sent)
+    queries: int          # distinct queries among the events
+    inserted: int         # new rows in query_audit
+    completed: int        # rows of running queries whose completed event arrived
+    usage_rows: int | None  # rows of table_usage when it was rebuilt, else None
+
+
+def load(spark: SparkSession, profile: Profile | None = None,
+         department_of: Callable[[str, list[str]], str] | None = None) -> LoadResult:
+    """Move every spooled event into the lake, then retire the spool segments it read."""
+    profile = profile or active_profile()
+    spool = Spool(spool_dir(profile))
+    segments = [Spool.read(path) for path in spool.seal()]
+    resolve = department_of or department_resolver()
+    rows = events.latest_per_query(events.audit_row(record, resolve)
+                                   for segment in segments for record in segment.records)
+    lake.create_table_if_missing(spark, QUERY_AUDIT, events.SCHEMA, profile=profile)
+    inserted, completed = merge_queries(spark, rows, profile) if rows else (0, 0)
+    usage_rows = None
+    if inserted or completed or not lake.table_exists(spark, TABLE_USAGE, profile):
+        usage_rows = write_usage(spark, profile)
+    lake.publish(QUERY_AUDIT, profile)
+    spool.retire([segment.path for segment in segments])
+    result = LoadResult(len(segments), sum(len(s.records) for s in segments),
+                        sum(s.broken_lines for s in segments), len(rows), inserted, completed, usage_rows)
+    log.info("audit load: %s", result)
+    return result
+
+
+def merge_queries(spark: SparkSession, rows: list[dict], profile: Profile) -> tuple[int, int]:
+    """Insert queries not in query_audit, complete those recorded as running; (inserted, completed)."""
+    frame = spark.createDataFrame(rows, events.SCHEMA)
+    metrics = (lake.delta_table(spark, QUERY_AUDIT, profile).alias("a")
+               .merge(frame.alias("n"), "a.query_id = n.query_id")
+               .whenMatchedUpdateAll(f"a.event = '{events.CREATED}' AND n.event = '{events.COMPLETED}'")
+               .whenNotMatchedInsertAll()
+               .execute().first())
+    return metrics.num_inserted_rows, metrics.num_updated_rows
+
+
+def write_usage(spark: SparkSession, profile: Profile) -> int:
+    """Rebuild table_usage from query_audit; its rows."""
+    owners = usage.owners_frame(spark, table_owners(lake_catalog=profile.trino.catalog))
+    frame = usage.table_usage(lake.read_table(spark, QUERY_AUDIT, profile), owners).cache()
+    rows = frame.count()
+    lake.write_table(frame, TABLE_USAGE, mode="overwrite", profile=profile)
+    frame.unpersist()
+    return rows
