@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import shutil
-import ssl
 import subprocess
 import tarfile
 import time
@@ -23,7 +22,6 @@ from pathlib import Path
 from citylake.fetch import fetch_artifact
 from citylake.java import find_jdk
 from citylake.settings import Profile, memory_bytes
-from citylake.trino import security
 
 
 class TrinoError(RuntimeError):
@@ -87,7 +85,7 @@ def install(profile: Profile) -> Path:
     cache = profile.path("cache")
     home = cache / "trino" / f"trino-server-{version}"
     marker = home / ".citylake-installed"
-    plugins = sorted(set(profile.trino.plugins) | set(security.PLUGINS))
+    plugins = sorted(profile.trino.plugins)
     if marker.exists() and json.loads(marker.read_text()) == plugins:
         return home
     tarball = fetch_artifact(server_coordinate(version), cache)
@@ -197,16 +195,9 @@ def write_config(profile: Profile, instance: Instance) -> None:
         f"catalog/{trino.catalog}.properties": catalog_properties(profile, instance),
     }
     files["config.properties"] |= audit_listener_config(profile, instance)
-    _add_security(files, profile)
     for name, properties in files.items():
         (instance.etc / name).write_text("".join(f"{k}={v}\n" for k, v in properties.items()))
     (instance.etc / "jvm.config").write_text("\n".join(jvm_options(trino.heap)) + "\n")
-
-
-def _add_security(files: dict[str, dict[str, str]], profile: Profile) -> None:
-    """HTTPS, password logins, groups and the access rules (citylake.trino.security) into etc/."""
-    for name, properties in security.server_properties(profile).items():
-        files[name] = files.get(name, {}) | properties
 
 
 def audit_listener_config(profile: Profile, instance: Instance) -> dict[str, str]:
@@ -301,24 +292,11 @@ def _launcher(profile: Profile, instance: Instance, command: str) -> subprocess.
     return subprocess.run(args, capture_output=True, text=True, env=env)
 
 
-def address(profile: Profile) -> str:
-    """The server's HTTPS address."""
-    return f"https://{profile.trino.host}:{profile.trino.port}"
-
-
-def tls_context(profile: Profile) -> ssl.SSLContext:
-    """Trusts the managed server's own certificate (made at set-up), else the system's authorities."""
-    certificate = security.certificate_path(profile)
-    if profile.trino.managed and certificate.exists():
-        return ssl.create_default_context(cafile=str(certificate))
-    return ssl.create_default_context()
-
-
 def server_info(profile: Profile, timeout: float = 2.0) -> dict | None:
     """Trino's /v1/info answer, or None when nothing answers at the profile's address."""
-    url = f"{address(profile)}/v1/info"
+    url = f"http://{profile.trino.host}:{profile.trino.port}/v1/info"
     try:
-        with urllib.request.urlopen(url, timeout=timeout, context=tls_context(profile)) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError):
         return None
@@ -400,7 +378,7 @@ def status(profile: Profile) -> dict:
     return {
         "running": bool(info) and not info.get("starting", True),
         "starting": bool(info) and info.get("starting", False),
-        "address": address(profile),
+        "address": f"http://{profile.trino.host}:{profile.trino.port}",
         "version": (info or {}).get("nodeVersion", {}).get("version"),
         "uptime": (info or {}).get("uptime"),
         "pid": pid if info else None,
