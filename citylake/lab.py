@@ -13,7 +13,8 @@ def spark():
 
 
 def trino(sql: str, params: list[Any] | None = None):
-    """One statement on the lake's Trino as a pandas DataFrame (`?` placeholders take `params`)."""
+    """One statement on the lake's Trino, as the notebooks' user, as a pandas DataFrame (`?` placeholders take `params`)."""
+    from citylake.settings import profile
     from citylake.trino.client import query_df
 
-    return query_df(sql, params=params)
+    return query_df(sql, params=params, user=profile().trino.security.dashboard_user)

@@ -63,6 +63,20 @@ class SparkSettings(_Strict):
     conf: dict[str, str] = {}
 
 
+class TrinoSecurity(_Strict):
+    """How the managed Trino is secured (citylake.trino.security): HTTPS on `port`, passwords,
+    groups and access rules from conf/sharing.yml."""
+
+    bind_host: str = "127.0.0.1"
+    # users' passwords and nothing else; default <conf>/secrets.yml (git-ignored)
+    secrets_file: str | None = None
+    # the demo's and the tests': a user without a password gets a generated one, kept in the secrets file
+    generate_passwords: bool = False
+    refresh_period: str = "1s"
+    internal_port: int | None = Field(default=None, gt=0, lt=65536)  # loopback HTTP between nodes; free one if unset
+    dashboard_user: str = "dashboards"  # the notebooks' login
+
+
 class TrinoSettings(_Strict):
     managed: bool
     host: str
@@ -79,6 +93,7 @@ class TrinoSettings(_Strict):
     java_home: str | None = None
     plugins: list[str] = ["delta-lake"]
     start_timeout_s: int = Field(default=180, gt=0)
+    security: TrinoSecurity = TrinoSecurity()
 
     @field_validator("heap")
     @classmethod

@@ -24,7 +24,10 @@ def table(name: str) -> str:
 def run(query: Query | None, sql: str, params: list) -> pd.DataFrame:
     """The statement's result through `query`, by default the profile's Trino."""
     if query is None:
-        from citylake.trino.client import query_df as query
+        from citylake.trino.client import query_df
+
+        # dashboards read the lake as their own role user, under the sharing rules
+        return query_df(sql, params=params, user=profile().trino.security.dashboard_user)
     return query(sql, params=params)
 
 

@@ -7,32 +7,45 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import requests
 import trino
+from trino.auth import BasicAuthentication
 
-from citylake.trino.server import TrinoError, local_location, node_id
+from citylake.trino import security
+from citylake.trino.server import TrinoError, local_location, node_id, presents_certificate
 from citylake.settings import Profile, lake_layout, profile as active_profile
 
 
-def connect(profile: Profile | None = None, **kwargs: Any) -> trino.dbapi.Connection:
-    """A DB-API connection to the profile's Trino, on the `lake` catalog."""
+def connect(profile: Profile | None = None, user: str | None = None, password: str | None = None,
+            **kwargs: Any) -> trino.dbapi.Connection:
+    """A DB-API connection to the profile's Trino over HTTPS, on the `lake` catalog, logged in as
+    `user` (default: the platform's own, `trino.user`) with the password from the secrets file."""
     profile = profile or active_profile()
+    user = user or profile.trino.user
+    session = requests.Session()
+    # requests lets REQUESTS_CA_BUNDLE override a session's own trust: not for this server's certificate
+    session.trust_env = False
+    certificate = security.certificate_path(profile)
+    session.verify = str(certificate) if profile.trino.managed and certificate.exists() else True
     return trino.dbapi.connect(
-        host=profile.trino.host, port=profile.trino.port, user=profile.trino.user,
-        catalog=profile.trino.catalog, http_scheme="http", **kwargs,
+        host=profile.trino.host, port=profile.trino.port, user=user, catalog=profile.trino.catalog,
+        http_scheme="https", auth=BasicAuthentication(user, password or security.password_of(profile, user)),
+        http_session=session, **kwargs,
     )
 
 
-def run_query(profile: Profile | None, sql: str, params: list[Any] | None = None) -> list[tuple]:
+def run_query(profile: Profile | None, sql: str, params: list[Any] | None = None, user: str | None = None) -> list[tuple]:
     """All rows of one statement."""
-    with connect(profile) as connection:
+    with connect(profile, user) as connection:
         cursor = connection.cursor()
         cursor.execute(sql, params)
         return [tuple(row) for row in cursor.fetchall()]
 
 
-def query_df(sql: str, profile: Profile | None = None, params: list[Any] | None = None) -> pd.DataFrame:
+def query_df(sql: str, profile: Profile | None = None, params: list[Any] | None = None,
+             user: str | None = None) -> pd.DataFrame:
     """One statement's result as a pandas DataFrame, with Trino's column names."""
-    with connect(profile) as connection:
+    with connect(profile, user) as connection:
         cursor = connection.cursor()
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -105,6 +118,9 @@ def serves_this_lake(profile: Profile) -> bool:
     expected = node_id(profile)
     if (*_server_key(profile), expected) in _own_servers:
         return True
+    certificate = security.certificate_path(profile)
+    if profile.trino.managed and not (certificate.exists() and presents_certificate(profile, certificate)):
+        return False  # each lake's server has its own certificate
     rows = run_query(profile, "SELECT node_id FROM system.runtime.nodes WHERE coordinator")
     if rows and rows[0][0] == expected:
         _own_servers.add((*_server_key(profile), expected))
