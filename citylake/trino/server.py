@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import tarfile
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from citylake.fetch import fetch_artifact
 from citylake.java import find_jdk
 from citylake.settings import Profile, memory_bytes
+from citylake.trino import security
 
 
 class TrinoError(RuntimeError):
@@ -85,7 +87,7 @@ def install(profile: Profile) -> Path:
     cache = profile.path("cache")
     home = cache / "trino" / f"trino-server-{version}"
     marker = home / ".citylake-installed"
-    plugins = sorted(profile.trino.plugins)
+    plugins = sorted(set(profile.trino.plugins) | set(security.PLUGINS))
     if marker.exists() and json.loads(marker.read_text()) == plugins:
         return home
     tarball = fetch_artifact(server_coordinate(version), cache)
@@ -195,9 +197,16 @@ def write_config(profile: Profile, instance: Instance) -> None:
         f"catalog/{trino.catalog}.properties": catalog_properties(profile, instance),
     }
     files["config.properties"] |= audit_listener_config(profile, instance)
+    _add_security(files, profile)
     for name, properties in files.items():
         (instance.etc / name).write_text("".join(f"{k}={v}\n" for k, v in properties.items()))
     (instance.etc / "jvm.config").write_text("\n".join(jvm_options(trino.heap)) + "\n")
+
+
+def _add_security(files: dict[str, dict[str, str]], profile: Profile) -> None:
+    """HTTPS, password logins, groups and the access rules (citylake.trino.security) into etc/."""
+    for name, properties in security.server_properties(profile).items():
+        files[name] = files.get(name, {}) | properties
 
 
 def audit_listener_config(profile: Profile, instance: Instance) -> dict[str, str]:
@@ -292,11 +301,27 @@ def _launcher(profile: Profile, instance: Instance, command: str) -> subprocess.
     return subprocess.run(args, capture_output=True, text=True, env=env)
 
 
+def address(profile: Profile) -> str:
+    """The server's HTTPS address."""
+    return f"https://{profile.trino.host}:{profile.trino.port}"
+
+
+def presents_certificate(profile: Profile, certificate: Path) -> bool:
+    """Whether the server at the profile's address presents this certificate (the one made for it)."""
+    try:
+        served = ssl.get_server_certificate((profile.trino.host, profile.trino.port), timeout=5)
+    except OSError:
+        return False
+    return ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(certificate.read_text())
+
+
 def server_info(profile: Profile, timeout: float = 2.0) -> dict | None:
     """Trino's /v1/info answer, or None when nothing answers at the profile's address."""
-    url = f"http://{profile.trino.host}:{profile.trino.port}/v1/info"
+    url = f"{address(profile)}/v1/info"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        # who answers at the address, whichever certificate it has: /v1/info is public and nothing
+        # is sent; queries go through the client, which trusts only the lake's own certificate
+        with urllib.request.urlopen(url, timeout=timeout, context=ssl._create_unverified_context()) as response:
             return json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError):
         return None
@@ -378,7 +403,7 @@ def status(profile: Profile) -> dict:
     return {
         "running": bool(info) and not info.get("starting", True),
         "starting": bool(info) and info.get("starting", False),
-        "address": f"http://{profile.trino.host}:{profile.trino.port}",
+        "address": address(profile),
         "version": (info or {}).get("nodeVersion", {}).get("version"),
         "uptime": (info or {}).get("uptime"),
         "pid": pid if info else None,
