@@ -31,6 +31,26 @@ class SpoolError(ValueError):
     """An event the spool cannot take (not a Trino query event)."""
 
 
+# Bulky parts of Trino's events the audit never reads (query plans, per-operator statistics, stack
+# traces): up to hundreds of KiB per query, left out of the spool. What the audit records stays.
+BULKY = {
+    "metadata": ("plan", "jsonPlan", "payload"),
+    "statistics": ("operatorSummaries", "planNodeStatsAndCosts", "optimizerRulesSummaries", "stageGcStatistics",
+                   "cpuTimeDistribution", "outputBufferUtilization", "outputBufferMetrics", "taskStatistics",
+                   "dynamicFilterDomainStatistics"),
+    "failureInfo": ("failuresJson",),
+}
+
+
+def slim(event: dict) -> dict:
+    """The event without its `BULKY` parts."""
+    slimmed = dict(event)
+    for part, keys in BULKY.items():
+        if isinstance(event.get(part), dict):
+            slimmed[part] = {key: value for key, value in event[part].items() if key not in keys}
+    return slimmed
+
+
 def event_kind(event: object) -> str:
     """`created` or `completed`: which of Trino's query events this JSON body is."""
     if not isinstance(event, dict) or not isinstance(event.get("metadata"), dict) \
@@ -72,7 +92,7 @@ class Spool:
         """Write one query event durably (on disk when this returns); its kind."""
         kind = event_kind(event)
         received = (received_at or datetime.now(timezone.utc)).isoformat()
-        line = json.dumps({"received_at": received, "kind": kind, "event": event},
+        line = json.dumps({"received_at": received, "kind": kind, "event": slim(event)},
                           ensure_ascii=False, separators=(",", ":")) + "\n"
         with self._locked():
             new = not self.active.exists()

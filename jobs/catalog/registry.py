@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from citylake.catalog import Catalog
+from jobs.audit import lineage as audit
 from jobs.base import lineage as base
 from jobs.catalog import lineage as catalog_job
 from jobs.catalog.model import Declared, Edge, TableDoc, in_lake
@@ -28,6 +29,7 @@ JOBS: dict[str, Declarer] = {
     "theme": theme.declared,
     "warn": warn.declared,
     "catalog": catalog_job.declared,
+    "audit": audit.declared,
 }
 
 

@@ -117,3 +117,17 @@ def test_receiver_process_restarts_on_its_port(settings, tmp_path):
     assert not receiver.is_receiving(receiver.read_state(profile))
     assert receiver.read_state(profile).port == first.port  # kept for the next start
     assert not receiver.stop(profile)
+
+
+def test_the_spool_keeps_what_the_audit_reads_not_the_query_plans(tmp_path):
+    spool = Spool(tmp_path / "spool")
+    event = completed_event("q1")
+    event["metadata"] |= {"plan": "Fragment 0 ..." * 1000, "jsonPlan": "{}"}
+    event["statistics"] |= {"operatorSummaries": ["..."] * 100, "cpuTime": 0.5}
+    event["failureInfo"] = {"errorCode": {"name": "SYNTAX_ERROR"}, "failureMessage": "line 1:1", "failuresJson": "{}"}
+    spool.append(event)
+    kept = Spool.read(spool.active).records[0]["event"]
+    assert "plan" not in kept["metadata"] and "jsonPlan" not in kept["metadata"]
+    assert kept["metadata"]["query"] == "SELECT 1" and kept["statistics"] == {"outputRows": 1, "cpuTime": 0.5}
+    assert kept["failureInfo"] == {"errorCode": {"name": "SYNTAX_ERROR"}, "failureMessage": "line 1:1"}
+    assert spool.active.stat().st_size < 1000

@@ -18,6 +18,7 @@ from citylake import lake
 from citylake.audit import receiver
 from citylake.audit.settings import spool_dir
 from citylake.audit.spool import COMPLETED, CREATED, Spool
+from citylake.settings import DEFAULT_CONF_DIR
 from citylake.trino import client, server
 from jobs.audit.job import QUERY_AUDIT, TABLE_USAGE, load
 from trino.exceptions import TrinoQueryError
@@ -29,16 +30,19 @@ PEOPLE = "ops.audit_test_people"
 
 @pytest.fixture(scope="module")
 def people(spark, trino):
-    """A three-row table Trino serves, for queries to read."""
+    """A three-row table Trino serves, for queries to read; dropped when done."""
     rows = [("p1", "张三", "350502"), ("p2", "李四", "350503"), ("p3", "王五", "350502")]
     lake.write_table(spark.createDataFrame(rows, "person_id string, name string, district string"), PEOPLE,
                      mode="overwrite")
-    return f"{trino.trino.catalog}.{PEOPLE}"
+    yield f"{trino.trino.catalog}.{PEOPLE}"
+    shutil.rmtree(lake.table_folder(PEOPLE))  # not a table of the lake's: other tests list every table
+    client.sync_catalog(trino)
 
 
-def run(sql: str) -> tuple[str, list[tuple] | Exception]:
-    """(query id, rows) of a statement, or (query id, the error) when Trino failed or refused it."""
-    with client.connect() as connection:
+def run(sql: str, user: str | None = None) -> tuple[str, list[tuple] | Exception]:
+    """(query id, rows) of a statement, or (query id, the error) when Trino failed or refused it;
+    as the platform's user, or as `user` of the sharing policy."""
+    with (client.connect(user=user) if user else client.connect()) as connection:
         cursor = connection.cursor()
         try:
             cursor.execute(sql)
@@ -72,16 +76,31 @@ def audit_rows(spark, query_ids) -> dict[str, dict]:
     return {row.query_id: row.asDict() for row in frame.collect()}
 
 
+def district_user() -> tuple[str, str] | None:
+    """(user, its district) of the sharing policy, once Trino's rules are made from it."""
+    if not (DEFAULT_CONF_DIR / "sharing.yml").exists():
+        return None
+    from citylake.sharing import load_policy
+
+    policy = load_policy()
+    return next((user, policy.groups[entry.group].district) for user, entry in policy.users.items()
+                if policy.groups[entry.group].role == "district_user")
+
+
 def test_every_query_is_audited_failed_and_refused_ones_too(spark, trino, people):
     read = run(f"SELECT name, district FROM {people} WHERE district = '350502' ORDER BY person_id")
     counted = run(f"SELECT count(*) FROM {people}")
     missing = run(f"SELECT * FROM {trino.trino.catalog}.ops.no_such_table")
     syntax = run("SELEC 1")
-    # Without access rules Trino's default access control still refuses impersonating another user.
+    # Trino's access control refuses impersonating another user (default and file-based alike).
     refused = run("SET SESSION AUTHORIZATION someone_else")
+    district = district_user()
+    # With the policy's rules: a district user may not read the platform's ops tables.
+    denied = run(f"SELECT name FROM {people}", user=district[0]) if district else None
     assert read[1] == [("张三", "350502"), ("王五", "350502")] and counted[1] == [(3,)]
-    assert all(isinstance(outcome, TrinoQueryError) for _, outcome in (missing, syntax, refused))
-    queries = [read, counted, missing, syntax, refused]
+    failures = [missing, syntax, refused] + ([denied] if denied else [])
+    assert all(isinstance(outcome, TrinoQueryError) for _, outcome in failures)
+    queries = [read, counted, *failures]
     wait_for_completed(trino, [query_id for query_id, _ in queries])
 
     result = load(spark)
@@ -90,9 +109,10 @@ def test_every_query_is_audited_failed_and_refused_ones_too(spark, trino, people
     rows = audit_rows(spark, [query_id for query_id, _ in queries])
     assert set(rows) == {query_id for query_id, _ in queries}
     for row in rows.values():
-        assert row["user_name"] == trino.trino.user and row["department"] == "platform"
         assert row["event"] == COMPLETED and row["created_at"] <= row["ended_at"]
         assert row["source"] == "trino-python-client"
+    for query_id, _ in [read, counted, missing, syntax, refused]:
+        assert rows[query_id]["user_name"] == trino.trino.user and rows[query_id]["department"] == "dsj"
     first = rows[read[0]]
     assert first["outcome"] == "succeeded" and first["statement"].startswith("SELECT name, district")
     assert first["tables_read"] == [people]
@@ -102,29 +122,28 @@ def test_every_query_is_audited_failed_and_refused_ones_too(spark, trino, people
     for (query_id, error), code in ((missing, "TABLE_NOT_FOUND"), (syntax, "SYNTAX_ERROR")):
         assert rows[query_id]["outcome"] == "failed" and rows[query_id]["error_code"] == code
         assert rows[query_id]["failure_message"] == error.message
-    assert rows[refused[0]]["outcome"] == "refused" and rows[refused[0]]["error_code"] == "PERMISSION_DENIED"
-    assert "Access Denied" in rows[refused[0]]["failure_message"]
+    for query_id, error in [refused] + ([denied] if denied else []):
+        assert rows[query_id]["outcome"] == "refused" and rows[query_id]["error_code"] == "PERMISSION_DENIED"
+        assert rows[query_id]["failure_message"] == error.message and "Access Denied" in error.message
+    if denied:
+        assert (rows[denied[0]]["user_name"], rows[denied[0]]["department"]) == district
+        assert rows[denied[0]]["statement"] == f"SELECT name FROM {people}"
 
     # What Trino serves: the audit is a lake table like the others.
     served = client.run_query(trino, f"SELECT outcome, error_code FROM {trino.trino.catalog}.{QUERY_AUDIT} "
                                      f"WHERE query_id = ?", [refused[0]])
     assert served == [("refused", "PERMISSION_DENIED")]
 
-
-def test_usage_per_department_and_table(spark, trino, people):
-    ids = [run(f"SELECT name FROM {people}")[0], run(f"SELECT district FROM {people} WHERE person_id = 'p1'")[0]]
-    wait_for_completed(trino, ids)
-    load(spark)
+    # Usage per consumer department and table: the platform's reads of the table.
     usage = (lake.read_table(spark, TABLE_USAGE)
-             .where((F.col("table_name") == people) & (F.col("day") == F.current_date())).collect())
-    assert len(usage) == 1
-    row = usage[0]
-    assert row.department == "platform" and row.layer == "ops" and row.users == 1
+             .where((F.col("table_name") == people) & (F.col("department") == "dsj")).collect())
     audited = lake.read_table(spark, QUERY_AUDIT).where(
-        F.array_contains("tables_read", people) & (F.to_date("created_at") == F.current_date())).collect()
-    assert row.queries == len(audited) >= 2
-    assert row.succeeded == sum(r.outcome == "succeeded" for r in audited)
-    assert {"name", "district"} <= set(row.columns_read)
+        F.array_contains("tables_read", people) & (F.col("department") == "dsj")).collect()
+    assert len(usage) == 1 == len({row.created_at.date() for row in audited})
+    assert (usage[0].layer, usage[0].users, usage[0].owner_department) == ("ops", 1, None)  # a test table: no owner
+    assert usage[0].queries == len(audited) >= 2
+    assert usage[0].succeeded == sum(row.outcome == "succeeded" for row in audited)
+    assert usage[0].columns_read == ["district", "name", "person_id"]
 
 
 def test_a_receiver_killed_mid_stream_loses_nothing(spark, trino, people):
