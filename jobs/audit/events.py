@@ -84,8 +84,9 @@ def audit_row(record: dict, department_of: DepartmentOf) -> dict:
         "cpu_ms": _millis(statistics.get("cpuTime")),
         "tables_read": tables_read(inputs, tables),
         "columns_read": columns_read(inputs, tables),
+        # Trino 476 names a column's mask as `mask`; later releases list them as `masks`
         "masked_columns": sorted({f"{_table_name(t)}.{c['column']}" for t in tables
-                                  for c in t.get("columns") or [] if c.get("masks")}),
+                                  for c in t.get("columns") or [] if c.get("mask") or c.get("masks")}),
         "filtered_tables": sorted({_table_name(t) for t in tables if t.get("filters")}),
         "table_written": _output_name(output),
         "input_rows": statistics.get("totalRows"),

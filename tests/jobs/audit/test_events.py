@@ -27,7 +27,7 @@ MASKED_READ = record(
     metadata={"queryId": "q1", "query": "SELECT name FROM lake.base.person", "queryState": "FINISHED",
               "tables": [{"catalog": "lake", "schema": "base", "table": "person", "filters": ["district = '350502'"],
                           "directlyReferenced": True,
-                          "columns": [{"column": "name", "masks": ["substr(name, 1, 1) || '*'"]},
+                          "columns": [{"column": "name", "mask": "substr(name, 1, 1) || '*'"},
                                       {"column": "district"}]}]},
     statistics={"cpuTime": 0.0123, "totalRows": 40, "outputRows": 12, "writtenRows": 0},
     ioMetadata={"inputs": [{"catalogName": "lake", "schema": "base", "table": "person",
@@ -112,3 +112,11 @@ def test_owners_from_the_catalog_without_a_policy(catalog):
     assert owners["lake.raw.psb_household_registration"] == "psb"
     assert owners["lake.integrated.hrss_social_insurance"] == "hrss"
     assert len(owners) == 2 * len(catalog)
+
+
+def test_masks_as_later_trino_releases_list_them():
+    event = {**MASKED_READ["event"], "metadata": {**MASKED_READ["event"]["metadata"], "tables": [
+        {"catalog": "lake", "schema": "base", "table": "person", "directlyReferenced": True,
+         "columns": [{"column": "name", "masks": ["substr(name, 1, 1) || '*'"]}, {"column": "district", "masks": []}]}]}}
+    row = audit_row({**MASKED_READ, "event": event}, DEPARTMENTS)
+    assert row["masked_columns"] == ["lake.base.person.name"] and row["filtered_tables"] == []

@@ -231,3 +231,37 @@ def test_trino_posts_its_events_to_the_receiver_and_retries(trino):
     assert listener["http-event-listener.connect-ingest-uri"] == receiver.ingest_uri(trino)
     assert int(listener["http-event-listener.connect-retry-count"]) > 0
     assert (server.install(trino) / "plugin" / "http-event-listener").is_dir()
+
+
+def test_reads_through_masks_and_row_filters_are_recorded(spark, trino):
+    """A district user reading a shared table with a personal column: Trino's event names the
+    masked column and the filtered table, as the access rules made from the policy applied them."""
+    if district_user() is None:
+        pytest.skip("no conf/sharing.yml: Trino runs without masks")
+    from citylake.sharing import load_policy
+
+    policy = load_policy()
+    user, district = district_user()
+    name, table = next((name, table) for name, table in policy.tables.items()
+                       if table.sharing == "unconditional" and table.personal and table.territory
+                       and table.layer in policy.file.roles["district_user"].layers)
+    personal = table.personal[0].column
+    made = not lake.table_exists(spark, name)
+    if made:  # a one-row stand-in with the documented columns, removed afterwards
+        columns = policy.documented[name]
+        row = [district if column == table.territory else "x" for column in columns]
+        lake.write_table(spark.createDataFrame([row], ", ".join(f"`{c}` string" for c in columns)), name, "overwrite")
+    try:
+        query_id, rows = run(f'SELECT "{personal}", "{table.territory}" FROM {trino.trino.catalog}.{name}', user=user)
+        assert not isinstance(rows, Exception), rows
+        wait_for_completed(trino, [query_id])
+        load(spark)
+        row = audit_rows(spark, [query_id])[query_id]
+    finally:
+        if made:
+            shutil.rmtree(lake.table_folder(name))
+            client.sync_catalog(trino)
+    qualified = f"{trino.trino.catalog}.{name}"
+    assert (row["user_name"], row["department"], row["outcome"]) == (user, district, "succeeded")
+    assert f"{qualified}.{personal}" in row["masked_columns"]
+    assert row["filtered_tables"] == [qualified] and row["tables_read"] == [qualified]
