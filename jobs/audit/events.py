@@ -8,6 +8,7 @@ the created one does, so a query's row is its completed event when there is one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
@@ -82,8 +83,8 @@ def audit_row(record: dict, department_of: DepartmentOf) -> dict:
         "ended_at": ended,
         "elapsed_ms": round((ended - created).total_seconds() * 1000) if created and ended else None,
         "cpu_ms": _millis(statistics.get("cpuTime")),
-        "tables_read": tables_read(inputs, tables),
-        "columns_read": columns_read(inputs, tables),
+        "tables_read": tables_read(inputs, tables) or refused_reads(failure.get("failureMessage"))[0],
+        "columns_read": columns_read(inputs, tables) or refused_reads(failure.get("failureMessage"))[1],
         # Trino 476 names a column's mask as `mask`; later releases list them as `masks`
         "masked_columns": sorted({f"{_table_name(t)}.{c['column']}" for t in tables
                                   for c in t.get("columns") or [] if c.get("mask") or c.get("masks")}),
@@ -122,6 +123,22 @@ def columns_read(inputs: list[dict], tables: list[dict]) -> list[str]:
                        for i in inputs for c in i.get("columns") or []})
     return sorted({f"{_table_name(t)}.{c['column']}" for t in tables if t.get("directlyReferenced", True)
                    for c in t.get("columns") or []})
+
+
+# Trino's refusals of a read (io.trino.spi.security.AccessDeniedException): the query never got to
+# name its tables in the event, the message does.
+REFUSED_READ = re.compile(r"Cannot select from (?:columns \[(?P<columns>[^\]]*)\] in table or view|table) "
+                          r"(?P<table>[^\s:]+)")
+
+
+def refused_reads(message: str | None) -> tuple[list[str], list[str]]:
+    """(tables, columns) an access-denied message says the query was refused."""
+    tables, columns = set(), set()
+    for match in REFUSED_READ.finditer(message or ""):
+        tables.add(match["table"])
+        columns |= {f"{match['table']}.{column.strip()}" for column in (match["columns"] or "").split(",")
+                    if column.strip()}
+    return sorted(tables), sorted(columns)
 
 
 def latest_per_query(rows: Iterable[dict]) -> list[dict]:

@@ -28,8 +28,10 @@ AUDIT_COLUMNS = {
     "ended_at": ("结束时间", "When it ended."),
     "elapsed_ms": ("耗时（毫秒）", "From received to ended, in milliseconds."),
     "cpu_ms": ("CPU时间（毫秒）", "CPU time, in milliseconds."),
-    "tables_read": ("读取的表", "Tables read, as catalog.schema.table."),
-    "columns_read": ("读取的字段", "Columns read, as catalog.schema.table.column."),
+    "tables_read": ("读取的表（被拒绝时为所拒绝的表）", "Tables read, as catalog.schema.table; of a refused query, "
+                    "those it was refused."),
+    "columns_read": ("读取的字段（被拒绝时为所拒绝的字段）", "Columns read, as catalog.schema.table.column; of a refused "
+                     "query, those it was refused."),
     "masked_columns": ("经脱敏读取的字段", "Columns read through a column mask."),
     "filtered_tables": ("经行过滤读取的表", "Tables read through a row filter."),
     "table_written": ("写入的表", "The table written, for INSERT, CREATE TABLE AS ..."),

@@ -8,7 +8,7 @@ import pytest
 
 from citylake.audit.settings import DepartmentMap
 from jobs.audit.departments import UNMAPPED, from_map
-from jobs.audit.events import audit_row, latest_per_query, outcome
+from jobs.audit.events import audit_row, latest_per_query, outcome, refused_reads
 
 DEPARTMENTS = from_map(DepartmentMap(users={"citylake": "platform"}, groups={"psb_analysts": "psb", "nrp": "nrp"}))
 
@@ -40,7 +40,7 @@ DENIED = record(
     statistics={"cpuTime": 0.0, "totalRows": 0, "outputRows": 0, "writtenRows": 0},
     ioMetadata={"inputs": []},
     failureInfo={"errorCode": {"code": 4, "name": "PERMISSION_DENIED", "type": "USER_ERROR"},
-                 "failureMessage": "Access Denied: Cannot select from columns [id_number] in table lake.base.person"},
+                 "failureMessage": "Access Denied: Cannot select from columns [id_number] in table or view lake.base.person"},
     endTime="2026-12-07T10:00:00.105Z")
 
 
@@ -56,10 +56,21 @@ def test_a_completed_read_names_its_tables_columns_masks_filters_and_rows():
     assert row["error_code"] is None and row["failure_message"] is None
 
 
-def test_a_refusal_keeps_the_message_and_counts_as_refused():
+def test_a_refusal_keeps_the_message_counts_as_refused_and_names_what_was_refused():
     row = audit_row(DENIED, DEPARTMENTS)
     assert (row["outcome"], row["error_code"], row["error_type"]) == ("refused", "PERMISSION_DENIED", "USER_ERROR")
-    assert row["failure_message"].startswith("Access Denied") and row["tables_read"] == []
+    assert row["failure_message"].startswith("Access Denied")
+    assert (row["tables_read"], row["columns_read"]) == (["lake.base.person"], ["lake.base.person.id_number"])
+
+
+def test_refused_reads_as_trino_words_them():
+    assert refused_reads("Access Denied: Cannot select from table lake.ops.query_audit") == (
+        ["lake.ops.query_audit"], [])
+    assert refused_reads("Access Denied: Cannot select from columns [name, id_number] in table or view "
+                         "lake.base.person: not approved") == (
+        ["lake.base.person"], ["lake.base.person.id_number", "lake.base.person.name"])
+    assert refused_reads("Access Denied: User a cannot impersonate user b") == ([], [])
+    assert refused_reads(None) == ([], [])
 
 
 def test_outcomes():

@@ -128,6 +128,7 @@ def test_every_query_is_audited_failed_and_refused_ones_too(spark, trino, people
     if denied:
         assert (rows[denied[0]]["user_name"], rows[denied[0]]["department"]) == district
         assert rows[denied[0]]["statement"] == f"SELECT name FROM {people}"
+        assert rows[denied[0]]["tables_read"] == [people]  # what it was refused, from Trino's message
 
     # What Trino serves: the audit is a lake table like the others.
     served = client.run_query(trino, f"SELECT outcome, error_code FROM {trino.trino.catalog}.{QUERY_AUDIT} "
@@ -144,6 +145,10 @@ def test_every_query_is_audited_failed_and_refused_ones_too(spark, trino, people
     assert usage[0].queries == len(audited) >= 2
     assert usage[0].succeeded == sum(row.outcome == "succeeded" for row in audited)
     assert usage[0].columns_read == ["district", "name", "person_id"]
+    if denied:  # the district's refused read counts for the table too
+        refusals = (lake.read_table(spark, TABLE_USAGE)
+                    .where((F.col("table_name") == people) & (F.col("department") == district[1])).collect())
+        assert [(row.queries, row.refused, row.succeeded) for row in refusals] == [(1, 1, 0)]
 
 
 def test_a_receiver_killed_mid_stream_loses_nothing(spark, trino, people):
