@@ -275,10 +275,27 @@ def serve(host: str, port: int, spool: Path, state: Path | None, max_event_bytes
 
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
+    if state is not None:
+        threading.Thread(target=_exit_when_replaced, args=(server, state), daemon=True).start()
     log.info("receiving Trino query events at http://%s:%d%s into %s", bound_host, bound_port, EVENTS_PATH, spool)
     server.serve_forever()
     server.server_close()
     log.info("stopped")
+
+
+def _exit_when_replaced(server: EventServer, state: Path, every_s: float = 5.0) -> None:
+    # A receiver whose state file is gone (its lake's folder deleted, as a test run's is) or names
+    # another process (started again while this one hung) has no one to receive for: it stops.
+    while True:
+        time.sleep(every_s)
+        try:
+            owner = json.loads(state.read_text()).get("pid")
+        except (OSError, ValueError):
+            owner = None
+        if owner != os.getpid():
+            log.info("%s no longer names this receiver: stopping", state)
+            server.shutdown()
+            return
 
 
 def main(argv: list[str] | None = None) -> None:

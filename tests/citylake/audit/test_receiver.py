@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -131,3 +132,13 @@ def test_the_spool_keeps_what_the_audit_reads_not_the_query_plans(tmp_path):
     assert kept["metadata"]["query"] == "SELECT 1" and kept["statistics"] == {"outputRows": 1, "cpuTime": 0.5}
     assert kept["failureInfo"] == {"errorCode": {"name": "SYNTAX_ERROR"}, "failureMessage": "line 1:1"}
     assert spool.active.stat().st_size < 1000
+
+
+def test_a_receiver_whose_lake_is_gone_stops(settings, tmp_path):
+    profile = settings.model_copy(update={"paths": settings.paths.model_copy(update={"var": str(tmp_path / "var")})})
+    state = receiver.ensure_running(profile)
+    receiver.state_file(profile).unlink()  # as when a test run's folder is removed
+    deadline = time.monotonic() + 15
+    while receiver._is_receiver_process(state.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not receiver._is_receiver_process(state.pid)
