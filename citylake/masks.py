@@ -28,7 +28,8 @@ _ADDRESS = (f"CASE WHEN regexp_like({{c}}, '{_STREET}') THEN regexp_replace({{c}
             f"WHEN regexp_like({{c}}, '{_DISTRICT}') THEN regexp_replace({{c}}, '({_DISTRICT}).*$', '$1') "
             "WHEN {c} IS NULL THEN NULL ELSE '***' END")
 # A key that ends in an ID number (`insured_after_death:350502199001011234`): that number masked.
-_KEYED_ID = r"regexp_replace({c}, '(\d{{6}})\d{{8}}(\d{{3}}[0-9X])$', '$1********$2')"
+# [0-9], not \d: Spark SQL reads a backslash in a string literal as an escape, Trino does not.
+_KEYED_ID = "regexp_replace({c}, '([0-9]{{6}})[0-9]{{8}}([0-9]{{3}}[0-9X])$', '$1********$2')"
 _REDACT = "CASE WHEN {c} IS NULL THEN NULL ELSE '***' END"
 
 
@@ -55,7 +56,7 @@ def _address(value: str) -> str:
 
 
 def _keyed_id(value: str) -> str:
-    return re.sub(r"(\d{6})\d{8}(\d{3}[0-9X])$", r"\1********\2", value)
+    return re.sub(r"([0-9]{6})[0-9]{8}([0-9]{3}[0-9X])$", r"\1********\2", value)
 
 
 @dataclass(frozen=True)

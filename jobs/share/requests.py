@@ -103,7 +103,7 @@ def find_request(spark: SparkSession, request_id: str, profile: Profile | None =
     found = frame[frame["request_id"] == request_id]
     if found.empty:
         raise ShareError(f"no share request {request_id!r} (citylake share list)")
-    return found.iloc[0].to_dict()
+    return _clean(found.iloc[0].to_dict())
 
 
 def list_requests(spark: SparkSession, status: str | None = None, overdue_on: date | None = None,
@@ -230,9 +230,9 @@ def _commit(spark: SparkSession, row: dict, before: str | None, by: str, reason:
     step = {"request_id": row["request_id"], "revision": row["revision"], "from_status": before,
             "to_status": row["status"], "changed_at": row["answered_at"] or row["requested_at"],
             "changed_by": by, "reason": reason}
-    lake.write_table(spark.createDataFrame([_naive(step)], STEP), HISTORY, "append", profile)
+    lake.write_table(spark.createDataFrame([_naive(_clean(step))], STEP), HISTORY, "append", profile)
     current = [r for r in requests_frame(spark, profile).to_dict("records") if r["request_id"] != row["request_id"]]
-    rows = [_naive(_clean(r)) for r in current] + [_naive(row)]
+    rows = [_naive(_clean(r)) for r in current] + [_naive(_clean(row))]
     lake.write_table(spark.createDataFrame(rows, REQUEST), REQUESTS, "overwrite", profile)
 
 
