@@ -13,6 +13,7 @@ from jobs.base import lineage as base
 from jobs.catalog import lineage as catalog_job
 from jobs.catalog.model import Declared, Edge, TableDoc, in_lake
 from jobs.corrections import lineage as corrections
+from jobs.exchange import lineage as exchange
 from jobs.integrate import lineage as integrate
 from jobs.landing import lineage as landing
 from jobs.theme import lineage as theme
@@ -30,6 +31,7 @@ JOBS: dict[str, Declarer] = {
     "warn": warn.declared,
     "catalog": catalog_job.declared,
     "audit": audit.declared,
+    "exchange": exchange.declared,
 }
 
 
