@@ -57,16 +57,12 @@ def sends(spark: SparkSession, package_id: str | None = None) -> list[dict]:
     return [row.asDict() for row in frame.orderBy("sent_at").collect()]
 
 
-def last_send(spark: SparkSession, kind: str, target: str, tables: list[str]) -> dict | None:
+def last_send(spark: SparkSession, kind: str, target: str, tables: list[str],
+              recorded: list[dict] | None = None) -> dict | None:
     """The latest send of this kind to this target made from exactly these table versions."""
-    if not lake.table_exists(spark, SENDS):
-        return None
-    wanted = sorted(tables)
-    rows = (lake.read_table(spark, SENDS)
-            .where((F.col("kind") == kind) & (F.col("target") == target))
-            .where(F.array_sort("tables") == F.array(*[F.lit(t) for t in wanted]))
-            .orderBy(F.col("sent_at").desc()).limit(1).collect())
-    return rows[0].asDict() if rows else None
+    matching = [row for row in (sends(spark) if recorded is None else recorded)
+                if row["kind"] == kind and row["target"] == target and sorted(row["tables"]) == sorted(tables)]
+    return matching[-1] if matching else None
 
 
 def record_send(spark: SparkSession, written: Written, kind: str, target: str, resource: str,
@@ -81,19 +77,22 @@ def record_send(spark: SparkSession, written: Written, kind: str, target: str, r
     return row
 
 
-def receipt_seen(spark: SparkSession, sha256: str) -> bool:
-    """Whether a receipt file of this content was read before (recorded or refused)."""
+def receipts_seen(spark: SparkSession) -> set[str]:
+    """The sha256 of every receipt file read before (recorded or refused)."""
     if not lake.table_exists(spark, RECEIPTS):
-        return False
-    return lake.read_table(spark, RECEIPTS).where(F.col("sha256") == sha256).limit(1).count() > 0
+        return set()
+    return {row[0] for row in lake.read_table(spark, RECEIPTS).select("sha256").collect()}
 
 
-def record_receipt(spark: SparkSession, row: dict, receipt_text: str | None = None) -> None:
-    """One row in ops.exchange_receipt; a recorded receipt (its JSON `receipt_text`) also answers
-    its package's sends still waiting for one."""
-    lake.write_table(spark.createDataFrame([row], RECEIPT), RECEIPTS, "append")
-    if row["outcome"] == RECORDED:
-        lake.delta_table(spark, SENDS).update(
-            (F.col("package_id") == row["package_id"]) & (F.col("status") == SENT),
-            {"status": F.lit(ACCEPTED if row["accepted"] else REJECTED), "receipt": F.lit(receipt_text),
-             "receipt_at": F.lit(row["read_at"])})
+def record_receipts(spark: SparkSession, rows: list[dict], receipts: dict[str, str]) -> None:
+    """The receipt files read, in ops.exchange_receipt (one commit); each recorded one (its JSON in
+    `receipts`, by file name) also answers its package's sends still waiting for one."""
+    if not rows:
+        return
+    lake.write_table(spark.createDataFrame(rows, RECEIPT), RECEIPTS, "append")
+    for row in rows:
+        if row["outcome"] == RECORDED:
+            lake.delta_table(spark, SENDS).update(
+                (F.col("package_id") == row["package_id"]) & (F.col("status") == SENT),
+                {"status": F.lit(ACCEPTED if row["accepted"] else REJECTED),
+                 "receipt": F.lit(receipts[row["receipt_file"]]), "receipt_at": F.lit(row["read_at"])})

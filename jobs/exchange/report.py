@@ -68,7 +68,8 @@ def report(spark: SparkSession, resource: str, resend: bool = False, policy: Sha
         raise ExchangeError(f"{table} is on the negative list (不予共享): it is not reported")
     source = current_version(spark, table)
     target = settings.province.code
-    earlier = ledger.last_send(spark, "report", target, [source.label])
+    recorded = ledger.sends(spark)
+    earlier = ledger.last_send(spark, "report", target, [source.label], recorded)
     if earlier and not resend and not verify_package(Path(earlier["path"])):
         # the same version was sent and its package is intact: nothing to read or write
         folder = Path(earlier["path"])
@@ -81,7 +82,7 @@ def report(spark: SparkSession, resource: str, resend: bool = False, policy: Sha
     written = write_package(exchange_dir() / "report" / name, f"{stem}-v{source.version}", header,
                             [PackageTable(source, read_version(spark, source), stem)],
                             settings.rows_per_file, time_zone())
-    already = ledger.sends(spark, written.package_id)
+    already = [row for row in recorded if row["package_id"] == written.package_id]
     if already and not resend:
         return Sent(written, None)
     return Sent(written, ledger.record_send(spark, written, "report", target, name, resend=bool(already)))
@@ -123,35 +124,41 @@ def receipts_dir() -> Path:
 
 def read_receipts(spark: SparkSession) -> list[ReceiptOutcome]:
     """Every receipt file waiting in the receipts folder, checked against its package and recorded
-    or refused; each file then moves out of the way (processed/ or quarantine/)."""
+    or refused (one commit for all); each file then moves out of the way (processed/ or quarantine/)."""
     folder = receipts_dir()
-    outcomes = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        outcomes.append(read_receipt(spark, path))
+    paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not paths:
+        return []
+    seen, sent = ledger.receipts_seen(spark), ledger.sends(spark)
+    outcomes, rows, texts = [], [], {}
+    for path in paths:
+        digest = file_digest(path)
+        if digest in seen:
+            outcomes.append(ReceiptOutcome(path.name, None, "already recorded"))
+            continue
+        seen.add(digest)
+        row = check_receipt(path, digest, sent)
+        rows.append(row)
+        texts[path.name] = path.read_text(encoding="utf-8")
+        answer = "accepted" if row["accepted"] else "rejected"
+        outcome = row["outcome"] if row["outcome"] == ledger.REFUSED else f"{ledger.RECORDED} ({answer})"
+        outcomes.append(ReceiptOutcome(path.name, row["package_id"], outcome, row["reason"] or ""))
+    ledger.record_receipts(spark, rows, texts)
+    for path, outcome in zip(paths, outcomes):
+        _move(path, "quarantine" if outcome.outcome == ledger.REFUSED else "processed", outcome.reason)
     return outcomes
 
 
-def read_receipt(spark: SparkSession, path: Path) -> ReceiptOutcome:
-    digest = file_digest(path)
-    if ledger.receipt_seen(spark, digest):
-        _move(path, "processed")
-        return ReceiptOutcome(path.name, None, "already recorded")
+def check_receipt(path: Path, digest: str, sent: list[dict]) -> dict:
+    """The ops.exchange_receipt row of a receipt file: recorded, or refused with the reason."""
     receipt, reason = _parse(path)
-    package_id = receipt.package_id if receipt else None
     if receipt is not None:
-        reason = _disagreement(spark, receipt)
-    now = datetime.now(timezone.utc)
-    row = {"receipt_file": path.name, "sha256": digest, "package_id": package_id,
-           "outcome": ledger.REFUSED if reason else ledger.RECORDED,
-           "accepted": receipt.status == "accepted" if receipt else None,
-           "rows": receipt.counts.rows if receipt else None, "message": receipt.message if receipt else None,
-           "reason": reason or None, "read_at": now}
-    ledger.record_receipt(spark, row, path.read_text(encoding="utf-8"))
-    if reason:
-        _move(path, "quarantine", reason)
-        return ReceiptOutcome(path.name, package_id, ledger.REFUSED, reason)
-    _move(path, "processed")
-    return ReceiptOutcome(path.name, package_id, f"recorded ({receipt.status})")
+        reason = _disagreement(receipt, [row for row in sent if row["package_id"] == receipt.package_id])
+    return {"receipt_file": path.name, "sha256": digest, "package_id": receipt.package_id if receipt else None,
+            "outcome": ledger.REFUSED if reason else ledger.RECORDED,
+            "accepted": receipt.status == "accepted" if receipt else None,
+            "rows": receipt.counts.rows if receipt else None, "message": receipt.message if receipt else None,
+            "reason": reason or None, "read_at": datetime.now(timezone.utc)}
 
 
 def _parse(path: Path) -> tuple[Receipt | None, str]:
@@ -163,9 +170,8 @@ def _parse(path: Path) -> tuple[Receipt | None, str]:
         return None, f"not a receipt: {problems}"
 
 
-def _disagreement(spark: SparkSession, receipt: Receipt) -> str:
-    """Why a well-formed receipt cannot be recorded ('' when it can)."""
-    sent = ledger.sends(spark, receipt.package_id)
+def _disagreement(receipt: Receipt, sent: list[dict]) -> str:
+    """Why a well-formed receipt of a package sent as `sent` cannot be recorded ('' when it can)."""
     if not sent:
         return f"unknown package {receipt.package_id!r}: no package of that id was sent"
     manifest = read_manifest(Path(sent[-1]["path"]))

@@ -232,3 +232,18 @@ def test_open_data_has_unconditional_resources_without_personal_columns(spark, o
     again, _ = publish_open_data(spark)
     assert not again[0].new and again[0].written.package_id == meta["package_id"]
     assert len(ledger.sends(spark)) == count
+
+
+def test_the_command_line_says_what_it_sent_and_refuses_clearly(spark, own_lake, capsys):
+    from citylake.cli import main
+    from jobs.exchange.report import receipts_dir
+
+    main(["exchange", "report", "amr.enterprise_registration"])
+    assert "already sent, nothing new" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        main(["exchange", "report", "hcb.property_registration"])
+    assert refused.value.code == 2 and "negative list" in capsys.readouterr().out
+    drop(receipts_dir(), "late.json", {"package_id": "x", "status": "accepted", "counts": {"rows": 1, "files": 1}})
+    with pytest.raises(SystemExit) as quarantined:
+        main(["exchange", "receipts"])
+    assert quarantined.value.code == 1 and "unknown package 'x'" in capsys.readouterr().out
