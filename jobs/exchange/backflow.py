@@ -84,6 +84,8 @@ def backflow(spark: SparkSession, district: str, resend: bool = False, policy: S
     """The district's package (code or name) and the readable tables left out as not built yet."""
     policy, settings = policy or load_policy(), settings or load_exchange()
     place = resolve_district(district)
+    if place is None:
+        raise ExchangeError("name the district: its code or name (citylake exchange backflow 350502)")
     group_name, group = district_group(policy, place)
     readable, missing = district_tables(spark, policy, group, datetime.now(timezone.utc))
     if not readable:

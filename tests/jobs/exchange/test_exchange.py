@@ -201,6 +201,38 @@ def test_backflow_has_the_districts_rows_only_masked(spark, own_lake):
     assert len(ledger.sends(spark)) == count
     with pytest.raises(ValueError, match="not a district"):
         backflow(spark, "350599")
+    with pytest.raises(ExchangeError, match="name the district"):
+        backflow(spark, " ")
+
+
+def test_backflow_follows_the_districts_approvals(spark, own_lake):
+    """A conditional table reaches the district once it has an approval, with the approved columns
+    only (masked still: the approval is not for clear text)."""
+    from datetime import timedelta, timezone
+
+    from citylake.access import Grant, write_grants
+    from jobs.exchange.backflow import backflow
+
+    people = [("350502199001011234", "张三", "13800001234", "36", "350502001"),
+              ("350503198505054321", "李四", "13900005678", "41", "350503001")]
+    lake.write_table(spark.createDataFrame(people, "id_number string, name string, phone string, age string, "
+                                                   "division_code string"), "base.population", "overwrite")
+    sent, _ = backflow(spark, "350502")
+    assert "base.population" not in {table["table"] for table in sent.written.manifest["tables"]}
+    until = datetime.now(timezone.utc) + timedelta(days=30)
+    write_grants(own_lake, [Grant("sr-test", "350502", "base.population", until,
+                                  ("id_number", "name", "age", "division_code"))])
+    try:
+        sent, _ = backflow(spark, "Licheng")
+    finally:
+        write_grants(own_lake, [])
+    tables = {table["table"]: index for index, table in enumerate(sent.written.manifest["tables"])}
+    table = sent.written.manifest["tables"][tables["base.population"]]
+    assert table["why"] == "approved" and table["removed"] == ["phone"]
+    assert table["masked"] == ["id_number", "name"] and "current_timestamp" in table["row_filter"]
+    (row,) = read_csv(sent.written.folder, sent.written.manifest, tables["base.population"])
+    assert row == {"id_number": mask("id_number").apply(people[0][0]), "name": "张*", "age": "36",
+                   "division_code": "350502001"}
 
 
 def test_open_data_has_unconditional_resources_without_personal_columns(spark, own_lake):
