@@ -5,7 +5,7 @@ query runs as a district user (row filter and masks) and as an analyst (masks) u
 rules, then under rules that allow everything (the rules file swapped, Trino re-reads it within its
 refresh period), then the generated rules are written back. Prints the median latencies and ratios.
 
-    .venv/bin/python benchmarks/trino_security.py [--runs 15]
+    .venv/bin/python benchmarks/trino_security.py [--runs 5] [--rounds 4]
 """
 
 from __future__ import annotations
@@ -48,21 +48,32 @@ def measure(settings, runs: int) -> dict[tuple[str, str], float]:
     return {(user, name): median_latency(settings, user, sql, runs) for user in USERS for name, sql in QUERIES.items()}
 
 
+def use_rules(settings, generated: bool) -> None:
+    """The generated rules, or rules that allow everything; Trino re-reads them within its refresh period."""
+    if generated:
+        security.refresh(settings)
+    else:
+        security.files_for(settings).rules.write_text(json.dumps(ALLOW_ALL))
+    time.sleep(3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=5, help="runs of each query per round")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds, each with then without the rules")
     args = parser.parse_args()
     settings = profile()
-    rules = security.files_for(settings).rules
-    security.refresh(settings)
-    time.sleep(3)
-    with_rules = measure(settings, args.runs)
-    rules.write_text(json.dumps(ALLOW_ALL))
+    timings: dict[bool, list[dict[tuple[str, str], float]]] = {True: [], False: []}
     try:
-        time.sleep(3)  # Trino re-reads the rules within its refresh period
-        without = measure(settings, args.runs)
+        # alternating rounds, so that a change in the machine's load falls on both sides alike
+        for _ in range(args.rounds):
+            for generated in (True, False):
+                use_rules(settings, generated)
+                timings[generated].append(measure(settings, args.runs))
     finally:
-        security.refresh(settings)
+        use_rules(settings, True)
+    with_rules = {key: statistics.median(t[key] for t in timings[True]) for key in timings[True][0]}
+    without = {key: statistics.median(t[key] for t in timings[False]) for key in timings[False][0]}
     print(f"{'user':<15} {'query':<28} {'with rules ms':>14} {'without ms':>11} {'ratio':>6}")
     for key, latency in with_rules.items():
         print(f"{key[0]:<15} {key[1]:<28} {latency * 1000:>14.1f} {without[key] * 1000:>11.1f} "

@@ -326,14 +326,6 @@ def test_requests_the_policy_refuses(spark, trino, tiny_lake, role_users):
     assert unconditional["status"] == "approved" and unconditional["answered_by"] == share.AUTOMATIC
 
 
-def test_working_days_skip_weekends_and_holidays():
-    from jobs.share.requests import add_working_days
-
-    assert add_working_days(date(2026, 9, 30), 1) == date(2026, 10, 8)  # 国庆 holidays in between
-    assert add_working_days(date(2026, 12, 4), 1) == date(2026, 12, 7)  # Friday -> Monday
-    assert add_working_days(date(2026, 12, 7), 0) == date(2026, 12, 7)
-
-
 def test_each_mask_is_the_same_in_trino_spark_and_python(spark, trino):
     from citylake.masks import mask_column
 
