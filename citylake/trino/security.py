@@ -236,6 +236,11 @@ def access_rules(policy: SharingPolicy, grants: list[Grant], now: dt.datetime,
             access = table_access(policy, group, table, grants, now, policy.documented.get(table.name, ()))
             if access.readable:
                 tables.append(_table_rule(group_name, catalog, table.name, access))
+        # a table no job documents yet (a new theme table, one written since) is its layer owner's
+        # alone until the rules are generated again: nothing is known of its personal columns
+        for layer, default in policy.file.layers.items():
+            if default.owner is not None and group.department == default.owner:
+                tables.append({"group": group_name, "catalog": catalog, "schema": layer, "privileges": ["SELECT"]})
     # metadata clients (JDBC, DBeaver) browse through system.jdbc and system.metadata
     tables.append({"catalog": "system", "schema": "jdbc|metadata", "privileges": ["SELECT"]})
     tables.append({"catalog": "system", "schema": "information_schema", "privileges": ["SELECT"]})

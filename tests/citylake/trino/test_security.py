@@ -340,3 +340,21 @@ def test_each_mask_is_the_same_in_trino_spark_and_python(spark, trino):
         assert in_trino == in_spark == in_python, name
         assert all(value is None or masked != value or name == "keyed_id_number"
                    for value, masked in zip(values, in_python) if value)
+
+
+def test_a_table_no_job_documents_yet_is_its_layer_owners_alone(spark, trino, policy, role_users):
+    """A new theme table (its job's declaration not yet in the rules) is read by the platform's users,
+    who own the layer, and by nobody else until the rules know its columns."""
+    name = "theme.test_undocumented_probe"
+    lake.write_table(spark.createDataFrame([("350502", "张三")], "district_code string, name string"), name, "overwrite")
+    try:
+        owner = next(user for user, entry in policy.users.items()
+                     if policy.groups[entry.group].department == policy.platform.code)
+        assert query(trino, owner, f"SELECT name FROM lake.{name}") == [["张三"]]
+        for role in ("analyst", "district_user", "data_scientist", "department_owner"):
+            assert denied(trino, role_users[role], f"SELECT name FROM lake.{name}")
+    finally:
+        import shutil
+
+        shutil.rmtree(lake.table_folder(name), ignore_errors=True)
+        client.sync_catalog(trino)
