@@ -25,7 +25,7 @@ from citylake.dashboards.scope import Scope
 from citylake.dashboards.sql import Query, run, table
 
 TABLES = ("theme.population_structure", "theme.population_street_month", "theme.industry_month",
-          "theme.enterprise_month", "theme.housing_street_month", "ops.batch_ledger")
+          "theme.enterprise_tax_period", "theme.housing_street_month", "ops.batch_ledger")
 GENDERS = {"1": "男 male", "2": "女 female"}
 UNKNOWN_STREET = "未知街道 unknown street"
 UNKNOWN_DISTRICT = "未知区县 unknown district"
@@ -318,12 +318,18 @@ def employment_figure(jobs: pd.DataFrame) -> go.Figure:
 
 
 def tax_sql(scope: Scope) -> tuple[str, list]:
-    conditions, params = scope_conditions(scope)
-    # a month's tax is declared in the month after it: a period nobody has declared yet is left out
-    return (f"SELECT month, sum(tax_payable) AS tax_payable, sum(tax_paid) AS tax_paid, "
+    # every period declared so far (a month's tax is declared in the month after it), up to the
+    # as-of day's month; the district of the enterprise's registration
+    conditions, params = [], []
+    if scope.district:
+        conditions.append("district_code = ?")
+        params.append(scope.district.code)
+    if scope.as_of:
+        conditions.append("period_month <= ?")
+        params.append(scope.as_of)
+    return (f"SELECT period_month AS month, sum(tax_payable) AS tax_payable, sum(tax_paid) AS tax_paid, "
             f"sum(tax_arrears) AS tax_arrears, count(tax_payable) AS declarations "
-            f"FROM {table('theme.enterprise_month')} {_where(conditions)} "
-            f"GROUP BY month HAVING count(tax_payable) + count(tax_paid) + count(tax_arrears) > 0", params)
+            f"FROM {table('theme.enterprise_tax_period')} {_where(conditions)} GROUP BY period_month", params)
 
 
 def shape_tax(rows: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,9 @@ def test_the_scope_narrows_every_query_to_the_district_and_the_months_up_to_the_
     assert params == [date(2026, 2, 27), "350502", date(2026, 2, 27)]
     sql, params = decisions.tax_sql(resolve_scope())
     assert "WHERE" not in sql.split("GROUP BY")[0] and params == []
+    sql, params = decisions.tax_sql(resolve_scope("鲤城区", "2026-02-27"))
+    assert "FROM lake.theme.enterprise_tax_period WHERE district_code = ? AND period_month <= ?" in sql
+    assert params == ["350502", date(2026, 2, 27)]
     for statement in (decisions.streets_sql, decisions.industries_sql, decisions.housing_sql):
         assert statement(resolve_scope("350503"))[1] == ["350503"]
 

@@ -123,6 +123,19 @@ def enterprise_month(enterprises: pd.DataFrame, persons: pd.DataFrame, calendar:
     return pd.concat(frames, ignore_index=True)
 
 
+def enterprise_tax_period(tax: pd.DataFrame, enterprises: pd.DataFrame, tax_known: pd.Timestamp,
+                          register_known: pd.Timestamp) -> pd.DataFrame:
+    """theme.enterprise_tax_period: every tax period declared by the lake's last tax extraction, per
+    (uscc, tax_period), with the district and industry section of the enterprise as registered."""
+    declared = tax[tax.changed_at <= tax_known]
+    registered = state_at(enterprises, register_known)[["uscc", "division_code", "industry_code"]]
+    rows = declared.merge(registered, on="uscc", how="left")
+    return pd.DataFrame({"uscc": rows.uscc, "tax_period": rows.tax_period,
+                         "tax_payable": rows.payable.astype(float), "tax_paid": rows.paid.astype(float),
+                         "tax_arrears": rows.arrears.astype(float), "district_code": rows.division_code,
+                         "industry_section": rows.industry_code.str[0]})
+
+
 def industry_month(enterprises: pd.DataFrame, registered: pd.DataFrame, calendar: Months,
                    register_known: pd.Timestamp) -> pd.DataFrame:
     """theme.industry_month's births, closures, operating enterprises and employment."""

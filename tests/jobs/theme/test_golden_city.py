@@ -1,7 +1,7 @@
 """Golden test: the thematic libraries of the clean golden city against figures computed from its
 ground truth with pandas (tests/jobs/theme/expected.py), exactly: population per street and month
 and its pyramid, enterprises per month with their insured staff, industries' births, closures and
-employment, credit windows and classes, the 双公示 notice, housing use, grid events per day."""
+employment, every declared tax period, credit windows and classes, the 双公示 notice, housing use, grid events per day."""
 
 from __future__ import annotations
 
@@ -107,6 +107,21 @@ def test_enterprises_per_month_with_their_insured_staff_equal_the_truth(spark, t
     assert (excess >= 0).all() and (merged.assign(excess=excess).groupby("month_label").excess.sum()
                                     == dead_but_paying).all(), merged[excess != 0].to_string()
     assert got.insured_headcount.sum() > 0 and got.industry_name.notna().all() and got.district_name.notna().all()
+
+
+def test_every_declared_tax_period_of_every_enterprise_equals_the_truth(spark, truth):
+    want = truth_of.enterprise_tax_period(truth["tax"], truth["enterprises"],
+                                          truth_of.last_extracted(truth["packages"], "tax.tax_payment"),
+                                          register_known(truth))
+    got = theme(spark, "enterprise_tax_period")
+    for column in ("tax_payable", "tax_paid", "tax_arrears"):
+        got[column] = got[column].astype(float)
+    wrong = differences(got, want, ["uscc", "tax_period"],
+                        ["tax_payable", "tax_paid", "tax_arrears", "district_code", "industry_section"])
+    assert wrong.empty, wrong.to_string()
+    assert got.tax_period.nunique() >= 12, "a year of declared periods: the tax trend has a trend"
+    assert (pd.to_datetime(got.period_month).dt.strftime("%Y%m") == got.tax_period).all()
+    assert got.district_name.notna().all() and got.industry_name.notna().all()
 
 
 def test_industry_births_closures_and_employment_equal_the_truth(spark, truth):
