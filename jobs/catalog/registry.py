@@ -16,6 +16,8 @@ from jobs.corrections import lineage as corrections
 from jobs.exchange import lineage as exchange
 from jobs.integrate import lineage as integrate
 from jobs.landing import lineage as landing
+from jobs.run import lineage as daily_run
+from jobs.share import lineage as share
 from jobs.theme import lineage as theme
 from jobs.warn import lineage as warn
 
@@ -31,6 +33,8 @@ JOBS: dict[str, Declarer] = {
     "warn": warn.declared,
     "catalog": catalog_job.declared,
     "audit": audit.declared,
+    "run": daily_run.declared,
+    "share": share.declared,
     "exchange": exchange.declared,
 }
 

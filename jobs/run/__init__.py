@@ -1,0 +1,2 @@
+"""The daily run: the product's jobs chained in dependency order, with a ledger, a lock, retries
+and resume."""
