@@ -243,6 +243,91 @@ def cmd_catalog(args: argparse.Namespace) -> None:
     console.print(f"data dictionary: {written.dictionary}", soft_wrap=True)
 
 
+def cmd_run(args: argparse.Namespace) -> None:
+    """The daily run: land, integrate, base, theme, warnings, catalog, audit, dashboards, with a ledger."""
+    from citylake.spark import spark_session
+    from jobs.run.job import NothingToResume, run_day
+    from jobs.run.lock import LakeBusy
+
+    def show(step, attempt) -> None:
+        if attempt.outcome == "running":
+            console.print(f"[bold]{step}[/bold] (attempt {attempt.attempt}) ...")
+        else:
+            colour = "green" if attempt.outcome == "succeeded" else "red"
+            took = (attempt.ended_at - attempt.started_at).total_seconds()
+            console.print(f"  [{colour}]{attempt.outcome}[/{colour}] in {took:.0f} s: "
+                          f"{attempt.detail or attempt.error or ''}", soft_wrap=True)
+
+    try:
+        report = run_day(spark_session(), date.fromisoformat(args.date) if args.date else None,
+                         resume=args.resume, only=args.step or None,
+                         inboxes=[Path(inbox) for inbox in args.inbox] or None, progress=show,
+                         run_id=getattr(args, "run_id", None))
+    except (LakeBusy, NothingToResume) as refused:
+        console.print(f"[yellow]run:[/yellow] {refused}")
+        sys.exit(1)
+    if report.resumed_past:
+        console.print(f"resumed run {report.run_id}: {', '.join(report.resumed_past)} had finished")
+    for late in report.late:
+        console.print(f"[yellow]late[/yellow] {late.resource} {late.name}: {late.cycle} delivery due "
+                      f"{late.due_at:%Y-%m-%d %H:%M}, latest extract {late.last_extracted_at:%Y-%m-%d %H:%M}")
+    if not report.succeeded:
+        console.print(f"[red]run {report.run_id} stopped at {report.failed_step}[/red]; "
+                      "fix the cause, then: citylake run --resume")
+        sys.exit(1)
+    console.print(f"run {report.run_id} for {report.run_date} finished: {len(report.attempts)} steps")
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    """The last daily runs, their steps, and each resource's freshness."""
+    from citylake.catalog import load_catalog
+    from citylake.schedule import load_daily_run
+    from citylake.spark import spark_session
+    from jobs.run.status import lake_status
+
+    catalog = load_catalog()
+    runs, fresh, holder = lake_status(spark_session(), catalog, load_daily_run(catalog.conf_dir),
+                                      profile().path("var"), args.runs)
+    console.print(f"the lake is held by {holder}" if holder else "no run holds the lake")
+    table = Table(title="Last runs")
+    for column in ("run", "outcome", "started", "step", "attempt", "outcome ", "seconds", "rows in", "rows out", "detail"):
+        table.add_column(column, overflow="fold")
+    for summary in runs:
+        first = True
+        for step in summary.steps or [None]:
+            took = f"{(step.ended_at - step.started_at).total_seconds():.0f}" if step and step.ended_at else ""
+            table.add_row(summary.run_id if first else "", summary.outcome if first else "",
+                          f"{summary.started_at:%Y-%m-%d %H:%M}" if first else "",
+                          *(step and (step.step, str(step.attempt), step.outcome, took, f"{step.rows_in or 0:,}",
+                                      f"{step.rows_out or 0:,}", step.detail or step.error or "") or [""] * 7))
+            first = False
+    console.print(table if runs else "no daily run yet (citylake run)")
+    late = [f for f in fresh if f.state != "on time"]
+    console.print(f"freshness: {len(fresh) - len(late)} of {len(fresh)} resources on time")
+    for item in late:
+        due = f", due {item.due_at:%Y-%m-%d %H:%M}" if item.due_at else ""
+        console.print(f"  [yellow]{item.state}[/yellow] {item.resource} {item.name} ({item.cycle}{due})")
+
+
+def cmd_scheduler(args: argparse.Namespace) -> None:
+    """Start the daily run on the schedule of conf/schedule.yml until stopped (Ctrl-C, SIGTERM)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from citylake.schedule import load_daily_run
+    from jobs.run.scheduler import daily_trigger, scheduler_for
+
+    daily = load_daily_run()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
+    scheduler = scheduler_for(daily)
+    upcoming = daily_trigger(daily).get_next_fire_time(None, datetime.now(ZoneInfo(daily.schedule.time_zone)))
+    console.print(f"daily run at '{daily.schedule.cron}' ({daily.schedule.time_zone}); next: {upcoming}")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
 def cmd_release(args: argparse.Namespace) -> None:
     """Release a held package (sequence gap or delete guard) so that the next landing run lands it."""
     from citylake.spark import spark_session
@@ -328,6 +413,122 @@ def warnings_table(warnings) -> Table | str:
     return table
 
 
+def cmd_audit(args: argparse.Namespace) -> None:
+    """The query audit: receive Trino's query events, load them into lake.ops.query_audit, or show its state."""
+    from citylake.audit import receiver
+    from citylake.audit.settings import audit_settings, spool_dir
+    from citylake.audit.spool import Spool
+
+    settings = profile()
+    if args.action == "receive":
+        state = receiver.read_state(settings)
+        port = args.port if args.port is not None else (state.port if state else audit_settings().receiver.port)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", force=True)
+        receiver.serve(audit_settings().receiver.host, port, spool_dir(settings), receiver.state_file(settings),
+                       audit_settings().receiver.max_event_bytes)
+    elif args.action == "load":
+        from citylake.spark import spark_session
+        from jobs.audit.job import load
+
+        result = load(spark_session(settings), settings)
+        console.print(f"{result.events} events of {result.queries} queries from {result.segments} spool segment(s): "
+                      f"{result.inserted} new in lake.ops.query_audit, {result.completed} completed"
+                      + (f"; lake.ops.table_usage rebuilt ({result.usage_rows} rows)" if result.usage_rows is not None
+                         else "") + (f"; {result.broken_lines} cut line(s) skipped" if result.broken_lines else ""))
+    else:
+        state = receiver.read_state(settings)
+        pending = Spool(spool_dir(settings)).pending()
+        console.print(f"receiver: {'receiving at ' + state.url if receiver.is_receiving(state) else 'not running'}"
+                      f"\nspool: {len(pending)} segment(s) waiting, {sum(p.stat().st_size for p in pending)} bytes "
+                      f"({spool_dir(settings)})")
+
+
+def cmd_share(args: argparse.Namespace) -> None:
+    """Request, answer and list shares of lake tables (有条件共享); every change reaches Trino's rules at once."""
+    from citylake.spark import spark_session
+    from jobs.share import requests as share
+
+    spark = spark_session()
+    try:
+        if args.action == "request":
+            row = share.request(spark, args.by, args.table, args.purpose, date.fromisoformat(args.until),
+                                columns=args.columns.split(",") if args.columns else None, cleartext=args.cleartext)
+            console.print(f"{row['request_id']}: {row['status']} ({row['sharing']}); owner "
+                          f"{row['owner']} replies by {row['reply_due']}")
+        elif args.action in ("approve", "reject", "revoke"):
+            row = getattr(share, args.action)(spark, args.request_id, args.by, args.reason or "")
+            console.print(f"{row['request_id']}: {row['status']} by {row['answered_by']}")
+        elif args.action == "expire":
+            console.print(f"expired: {', '.join(share.expire(spark)) or 'none'}")
+        else:
+            today = date.today()
+            frame = share.list_requests(spark, args.status, today if args.overdue else None)
+            console.print(share_table(frame, today) if len(frame) else "no share requests")
+    except share.ShareError as exc:
+        console.print(f"[red]{exc}[/red]")
+        sys.exit(2)
+
+
+def share_table(frame, today: date) -> Table:
+    table = Table("request", "by (consumer)", "table", "columns", "status", "until", "reply due", "answered")
+    for row in frame.to_dict("records"):
+        overdue = row["status"] == "pending" and row["reply_due"] < today
+        columns = ", ".join(row["columns"]) if row["columns"] is not None and len(row["columns"]) else "all"
+        table.add_row(row["request_id"], f"{row['requested_by']} ({row['consumer_name']})", row["table_name"],
+                      columns + (" (clear text)" if row["cleartext"] else ""), row["status"], str(row["until"]),
+                      f"[red]{row['reply_due']} overdue[/red]" if overdue else str(row["reply_due"]),
+                      f"{row['answered_by'] or ''} {row['reason'] or ''}".strip())
+    return table
+
+
+def cmd_exchange(args: argparse.Namespace) -> None:
+    """Exchange with other levels: report to the province (报送), back-flow to a district (回流), open data (开放)."""
+    from citylake.spark import spark_session
+    from jobs.exchange.package import ExchangeError
+
+    spark = spark_session()
+    try:
+        if args.action in ("report", "backflow"):
+            if args.action == "report":
+                from jobs.exchange.report import report
+
+                sent, missing = report(spark, args.resource, resend=args.resend), []
+            else:
+                from jobs.exchange.backflow import backflow
+
+                sent, missing = backflow(spark, args.district, resend=args.resend)
+            what = "sent" if sent.recorded else "already sent, nothing new (--resend to send again)"
+            console.print(f"{sent.written.package_id}: {sent.written.rows} rows, {what}\n  {sent.written.folder}",
+                          soft_wrap=True)
+            for name in missing:
+                console.print(f"  [yellow]left out[/yellow] {name}: not built yet")
+        elif args.action == "receipts":
+            from jobs.exchange.report import read_receipts
+
+            outcomes = read_receipts(spark)
+            for outcome in outcomes:
+                colour = "red" if outcome.outcome == "refused" else "green"
+                console.print(f"[{colour}]{outcome.file}: {outcome.outcome}[/{colour}] {outcome.reason}", soft_wrap=True)
+            console.print(f"{len(outcomes)} receipt(s) read" if outcomes else "no receipts waiting")
+            if any(outcome.outcome == "refused" for outcome in outcomes):
+                sys.exit(1)
+        else:
+            from jobs.exchange.open_data import publish_open_data
+            from jobs.exchange.settings import open_dir
+
+            published, missing = publish_open_data(spark)
+            for item in published:
+                console.print(f"{item.resource}: {item.written.rows} rows, {'published' if item.new else 'unchanged'}")
+            for name in missing:
+                console.print(f"  [yellow]left out[/yellow] {name}: not integrated yet")
+            console.print(f"index: {open_dir() / 'index.json'}", soft_wrap=True)
+    except (ExchangeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        console.print(f"[red]{exc}[/red]")
+        sys.exit(2)
+
+
 def cmd_trino(args: argparse.Namespace) -> None:
     from citylake.trino import client, server
 
@@ -335,8 +536,8 @@ def cmd_trino(args: argparse.Namespace) -> None:
     if args.action == "start":
         info = server.start(settings)
         synced = client.sync_catalog(settings)
-        console.print(f"Trino {info['nodeVersion']['version']} answers at http://{settings.trino.host}:"
-                      f"{settings.trino.port}; tables registered: {len(synced['registered'])}")
+        console.print(f"Trino {info['nodeVersion']['version']} answers at {server.address(settings)} (HTTPS, "
+                      f"password logins); tables registered: {len(synced['registered'])}")
     elif args.action == "stop":
         console.print("stopped" if server.stop(settings) else "not running")
     else:
@@ -354,16 +555,20 @@ def cmd_sql(args: argparse.Namespace) -> None:
                            ["-Dorg.jline.terminal.dumb=true"]))
 
 
-def run_trino_cli(extra: list[str], java_options: list[str] = ()) -> int:
-    from citylake.trino import server
+def run_trino_cli(extra: list[str], java_options: list[str] = (), user: str | None = None) -> int:
+    import os
+
+    from citylake.trino import security, server
 
     settings = profile()
+    user = user or settings.trino.user
     java = server.java_home(settings) / "bin" / "java"
     # the CLI's terminal library loads native code, which Java 24+ warns about unless allowed
     command = [str(java), "--enable-native-access=ALL-UNNAMED", *java_options, "-jar", str(server.install_cli(settings)),
-               f"--server=http://{settings.trino.host}:{settings.trino.port}",
-               f"--user={settings.trino.user}", f"--catalog={settings.trino.catalog}", *extra]
-    return subprocess.call(command)
+               f"--server={server.address(settings)}", f"--user={user}", "--password",
+               f"--truststore-path={security.certificate_path(settings)}", f"--catalog={settings.trino.catalog}", *extra]
+    # the CLI reads the password from TRINO_PASSWORD, never from its command line (ps shows that)
+    return subprocess.call(command, env=dict(os.environ, TRINO_PASSWORD=security.password_of(settings, user)))
 
 
 def cmd_notebooks(args: argparse.Namespace) -> None:
@@ -397,46 +602,63 @@ def cmd_lab(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    """Generate a small city, land it, start Trino, run the notebooks, say what to do next."""
+    """Generate a small city, start Trino, run the daily chain on it (land to dashboards), say what to do next."""
+    from datetime import timedelta
+
     from citylake.trino import client
 
-    from citylake.spark import spark_session
-    from jobs.landing.job import land_inbox
-
     cmd_setup(args)
+    demo_logins()
     cmd_generate(args)
+    cmd_trino(argparse.Namespace(action="start"))
     # The generated city's deliveries arrive in two waves: the inbox, then what came late
     # (re-sent, replayed, gap-filling packages); after that the held packages can land.
-    inbox = profile().path("inbox")
-    late = profile().path("city") / "late_inbox"
-    entries = []
-    for wave in (inbox, late, inbox) if late.is_dir() else (inbox,):
-        entries += land_inbox(spark_session(), wave)
-    console.print(landing_summary(entries))
-    cmd_integrate(argparse.Namespace(resource=[]))
-    cmd_base(args)
-    cmd_theme(argparse.Namespace(force=False))
-    cmd_warn(args)
-    cmd_catalog(args)
-    cmd_trino(argparse.Namespace(action="start"))
+    inbox, late = profile().path("inbox"), profile().path("city") / "late_inbox"
+    waves = [inbox, late, inbox] if late.is_dir() else [inbox]
+    last_day = date.fromisoformat(args.start) + timedelta(days=args.days)
+    cmd_run(argparse.Namespace(date=last_day.isoformat(), resume=False, step=None, inbox=[str(w) for w in waves]))
     result = client.run_query(profile(), "SELECT count(*) FROM lake.raw.psb_household_registration")
     console.print(f"\nSELECT count(*) FROM lake.raw.psb_household_registration  →  {result[0][0]}")
-    cmd_notebooks(args)
     console.print(next_steps())
 
 
+def demo_logins() -> None:
+    """The demo's users get generated passwords (kept in the git-ignored secrets file)."""
+    from citylake.sharing import load_policy
+    from citylake.trino import security
+
+    security.ensure_passwords(profile(), load_policy(), generate=True)
+
+
+def logins_table() -> Table:
+    from citylake.trino import security
+
+    table = Table("user", "role", "for", "password")
+    for user, role, consumer, password in security.login_lines(profile()):
+        table.add_row(user, role, consumer, password)
+    return table
+
+
 def next_steps() -> str:
+    from citylake.trino import security, server
+
     settings = profile()
-    address = f"http://{settings.trino.host}:{settings.trino.port}"
+    address = server.address(settings)
+    console.print("\n[bold]Trino logins[/bold] (one user per role; passwords in "
+                  f"{security.secrets_path(settings)}, git-ignored):")
+    console.print(logins_table())
+    certificate = security.certificate_path(settings)
     return f"""
 [bold]citylake is running.[/bold]
-  Trino        {address}  (catalog {settings.trino.catalog}, user {settings.trino.user}, no password on this machine)
-    shell      .venv/bin/citylake sql "SHOW TABLES FROM lake.raw"   or   .venv/bin/citylake trino cli
-    DBeaver    new Trino connection: host {settings.trino.host}, port {settings.trino.port}, user {settings.trino.user}
-    Python     from citylake.trino.client import query_df; query_df("SELECT ...")
+  Trino        {address}  (HTTPS, catalog {settings.trino.catalog}; log in as a user above with its password)
+    shell      .venv/bin/citylake sql "SHOW TABLES FROM lake.theme"   or   .venv/bin/citylake trino cli
+    DBeaver    new Trino connection: host {settings.trino.host}, port {settings.trino.port}, user and password above,
+               driver properties SSL=true, SSLTrustStorePath={certificate}
+    Python     from citylake.trino.client import query_df; query_df("SELECT ...", user="demo_analyst")
   Dashboards   {settings.path('dashboards')}/*.html  (open in a browser; works offline)
   Dictionary   {settings.path('docs')}/index.html  (every table, its columns and lineage; works offline)
   JupyterLab   .venv/bin/citylake lab   (from citylake.lab import spark, trino)
+  Daily run    .venv/bin/citylake run   (status: citylake status; on a schedule: citylake scheduler)
   Stop Trino   .venv/bin/citylake trino stop
 """
 
@@ -461,6 +683,20 @@ def build_parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help=cmd_generate.__doc__)
     city_options(generate)
     generate.set_defaults(func=cmd_generate)
+
+    run = commands.add_parser("run", help=cmd_run.__doc__)
+    run.add_argument("--date", help="the run's business day (ISO; default today in the schedule's time zone)")
+    run.add_argument("--resume", action="store_true", help="continue the latest unfinished run from its failed step")
+    run.add_argument("--step", action="append", help="run only this step (repeatable)")
+    run.add_argument("--run-id", help="the run's id (default: its day and number that day); an outside "
+                                      "scheduler gives its steps one id")
+    run.add_argument("--inbox", action="append", default=[],
+                     help="land from this folder (repeatable, in order; default: the profile's paths.inbox)")
+    run.set_defaults(func=cmd_run)
+    status = commands.add_parser("status", help=cmd_status.__doc__)
+    status.add_argument("--runs", type=int, default=5, help="how many runs to show (default 5)")
+    status.set_defaults(func=cmd_status)
+    commands.add_parser("scheduler", help=cmd_scheduler.__doc__).set_defaults(func=cmd_scheduler)
 
     land = commands.add_parser("land", help=cmd_land.__doc__)
     land.add_argument("--inbox", help="inbox folder (default: the profile's paths.inbox)")
@@ -504,7 +740,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     trino = commands.add_parser("trino", help="start, stop or show the local Trino server")
     trino.add_argument("action", choices=["start", "stop", "status", "cli"])
-    trino.set_defaults(func=lambda a: sys.exit(run_trino_cli([])) if a.action == "cli" else cmd_trino(a))
+    trino.add_argument("--user", help="cli: log in as this user (default: the platform's own)")
+    trino.set_defaults(func=lambda a: sys.exit(run_trino_cli([], user=a.user)) if a.action == "cli" else cmd_trino(a))
+
+    audit = commands.add_parser("audit", help=cmd_audit.__doc__)
+    audit.add_argument("action", choices=["load", "receive", "status"],
+                       help="load: spooled events into the lake; receive: run the receiver in the foreground")
+    audit.add_argument("--port", type=int, help="receive: port to listen on (default: the recorded or configured one)")
+    audit.set_defaults(func=cmd_audit)
+
+    share = commands.add_parser("share", help=cmd_share.__doc__)
+    share_actions = share.add_subparsers(dest="action", required=True)
+    asked = share_actions.add_parser("request", help="ask for a table for a purpose until a day")
+    asked.add_argument("table", help="<layer>.<table>, e.g. base.population")
+    asked.add_argument("--by", required=True, help="your user name (conf/sharing.yml)")
+    asked.add_argument("--purpose", required=True, help="what the data is for")
+    asked.add_argument("--until", required=True, help="last day of use, ISO (YYYY-MM-DD)")
+    asked.add_argument("--columns", help="comma-separated columns (default: all)")
+    asked.add_argument("--cleartext", action="store_true", help="the personal columns in clear, not masked")
+    for action, what in (("approve", "approve a pending request"), ("reject", "reject a pending request"),
+                         ("revoke", "revoke an approval")):
+        answer = share_actions.add_parser(action, help=what)
+        answer.add_argument("request_id")
+        answer.add_argument("--by", required=True, help="your user name: the owner department's (or an admin)")
+        answer.add_argument("--reason", required=action != "approve", help="why")
+    listed = share_actions.add_parser("list", help="the requests, newest first")
+    listed.add_argument("--status", choices=["pending", "approved", "rejected", "revoked", "expired"])
+    listed.add_argument("--overdue", action="store_true", help="only pending requests past their reply day")
+    share_actions.add_parser("expire", help="end the approvals whose day is past (any share command does too)")
+    share.set_defaults(func=cmd_share)
+
+    exchange = commands.add_parser("exchange", help=cmd_exchange.__doc__)
+    exchange_actions = exchange.add_subparsers(dest="action", required=True)
+    reported = exchange_actions.add_parser("report", help="write the province's package of a resource (报送)")
+    reported.add_argument("resource", help="a catalog resource (psb.household_registration) or base/theme table")
+    reported.add_argument("--resend", action="store_true", help="send the same package again (recorded again)")
+    flowed = exchange_actions.add_parser("backflow", help="write a district's own rows, masked per its rights (回流)")
+    flowed.add_argument("district", help="district code or name (350502, 鲤城区, Licheng)")
+    flowed.add_argument("--resend", action="store_true", help="send the same package again (recorded again)")
+    exchange_actions.add_parser("receipts", help="read the province's receipts back and record them")
+    exchange_actions.add_parser("open", help="publish the unconditional resources as open data under var/open")
+    exchange.set_defaults(func=cmd_exchange)
 
     sql = commands.add_parser("sql", help=cmd_sql.__doc__)
     sql.add_argument("statement")

@@ -32,6 +32,9 @@ TEST_ENV = {
     "CITYLAKE__PATHS__DASHBOARDS": str(RUN_DIR / "var" / "dashboards"),
     "CITYLAKE__PATHS__DOCS": str(RUN_DIR / "var" / "docs"),
     "CITYLAKE__TRINO__PORT": str(_free_port()),
+    # the secured Trino's users get generated passwords, kept in the run's own secrets file
+    "CITYLAKE__TRINO__SECURITY__SECRETS_FILE": str(RUN_DIR / "secrets.yml"),
+    "CITYLAKE__TRINO__SECURITY__GENERATE_PASSWORDS": "true",
     # Smaller engines than the demo's, so a test run fits beside a running demo.
     "CITYLAKE__TRINO__HEAP": "4G",
     "CITYLAKE__TRINO__QUERY_MAX_MEMORY_PER_NODE": "2GB",
@@ -180,6 +183,16 @@ def theme_city(spark, settings, catalog, tmp_path_factory):
     return city, build_base(spark), build_themes(spark), warn(spark)
 
 
+GOLDEN_CITIES = {"integrated_city", "theme_city", "landed_city"}
+ENGINES = {"spark", "trino", "notebook", "browser"}
+
+
 def pytest_collection_modifyitems(session, config, items):
-    """Tests of the clean theme city last: its lake replaces the faulty integrated city's."""
+    """The tiers: a test on a generated golden city is `golden`, one that needs no engine is
+    `unit`; tests of the clean theme city last: its lake replaces the faulty integrated city's."""
+    for item in items:
+        if GOLDEN_CITIES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.golden)
+        if not ENGINES & {mark.name for mark in item.iter_markers()}:
+            item.add_marker(pytest.mark.unit)
     items.sort(key=lambda item: "theme_city" in getattr(item, "fixturenames", ()))
