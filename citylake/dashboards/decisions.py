@@ -43,15 +43,15 @@ def required_tables() -> list[str]:
 # --------------------------------------------------------------------------- scope and names
 
 
-def scope_conditions(scope: Scope) -> tuple[list[str], list]:
+def scope_conditions(scope: Scope, month: str = "month") -> tuple[list[str], list]:
     """SQL conditions (and their parameters) of a theme table's rows in the scope: the district's
-    rows (`district_code`), the months up to the one the as-of day falls in."""
+    rows (`district_code`), the months (column `month`) up to the one the as-of day falls in."""
     conditions, params = [], []
     if scope.district:
         conditions.append("district_code = ?")
         params.append(scope.district.code)
     if scope.as_of:
-        conditions.append("month <= ?")
+        conditions.append(f"{month} <= ?")
         params.append(scope.as_of)
     return conditions, params
 
@@ -320,13 +320,7 @@ def employment_figure(jobs: pd.DataFrame) -> go.Figure:
 def tax_sql(scope: Scope) -> tuple[str, list]:
     # every period declared so far (a month's tax is declared in the month after it), up to the
     # as-of day's month; the district of the enterprise's registration
-    conditions, params = [], []
-    if scope.district:
-        conditions.append("district_code = ?")
-        params.append(scope.district.code)
-    if scope.as_of:
-        conditions.append("period_month <= ?")
-        params.append(scope.as_of)
+    conditions, params = scope_conditions(scope, month="period_month")
     return (f"SELECT period_month AS month, sum(tax_payable) AS tax_payable, sum(tax_paid) AS tax_paid, "
             f"sum(tax_arrears) AS tax_arrears, count(tax_payable) AS declarations "
             f"FROM {table('theme.enterprise_tax_period')} {_where(conditions)} GROUP BY period_month", params)

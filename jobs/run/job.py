@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -110,8 +110,6 @@ def run_step(spark: SparkSession, run_id: str, run_date: date, name: str, step: 
 
 def finished(attempt: Attempt, step: Step, context: StepContext) -> Attempt:
     """The attempt once its step has run: succeeded with its counts, or failed with the reason."""
-    from dataclasses import replace
-
     try:
         result: StepResult = step.do(context)
     except StepFailed as failed:

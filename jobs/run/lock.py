@@ -45,11 +45,25 @@ def describe_holder(holder: Path) -> str:
 
 
 def held_by(folder: Path) -> str | None:
-    """The run that holds the lake now, or None."""
+    """The run that holds the lake now, described, or None."""
+    return describe_holder(folder / "run.holder.json") if is_held(folder) else None
+
+
+def holding_run(folder: Path) -> str | None:
+    """The id of the run that holds the lake now, or None."""
+    if not is_held(folder):
+        return None
+    try:
+        return json.loads((folder / "run.holder.json").read_text())["run_id"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def is_held(folder: Path) -> bool:
     lock = FileLock(folder / "run.lock")
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        return describe_holder(folder / "run.holder.json")
+        return True
     lock.release()
-    return None
+    return False

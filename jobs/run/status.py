@@ -13,7 +13,7 @@ from citylake.schedule import DailyRun
 from jobs.run import ledger
 from jobs.run.freshness import Freshness, freshness, latest_extracts
 from jobs.run.ledger import FAILED, RUN, RUNNING, SUCCEEDED, Attempt
-from jobs.run.lock import held_by
+from jobs.run.lock import held_by, holding_run
 
 INTERRUPTED = "interrupted"
 
@@ -51,8 +51,7 @@ def run_summaries(attempts: list[Attempt], running: str | None, limit: int) -> l
 def lake_status(spark: SparkSession, catalog: Catalog, daily: DailyRun, var: Path, limit: int = 5
                 ) -> tuple[list[RunSummary], list[Freshness], str | None]:
     """The last runs, every resource's freshness now, and the run holding the lake (if any)."""
-    holder = held_by(var / "run")
-    running = holder.split()[1] if holder and holder.startswith("run ") else None
+    holder, running = held_by(var / "run"), holding_run(var / "run")
     runs = run_summaries(ledger.latest_states(spark), running, limit)
     fresh = freshness(catalog, latest_extracts(spark), datetime.now(), timedelta(hours=daily.freshness.grace_hours))
     return runs, fresh, holder

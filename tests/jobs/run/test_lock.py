@@ -6,16 +6,17 @@ import textwrap
 
 import pytest
 
-from jobs.run.lock import LakeBusy, held_by, holding_the_lake
+from jobs.run.lock import LakeBusy, held_by, holding_run, holding_the_lake
 
 
 def test_a_second_run_is_refused_while_the_first_holds_the_lake(tmp_path):
     with holding_the_lake(tmp_path, "2026-03-05.1"):
         assert held_by(tmp_path).startswith("run 2026-03-05.1 (pid ")
+        assert holding_run(tmp_path) == "2026-03-05.1"
         with pytest.raises(LakeBusy, match=r"another run holds the lake: run 2026-03-05.1 \(pid \d+"):
             with holding_the_lake(tmp_path, "2026-03-05.2"):
                 pass
-    assert held_by(tmp_path) is None
+    assert held_by(tmp_path) is None and holding_run(tmp_path) is None
     with holding_the_lake(tmp_path, "2026-03-05.2"):
         pass
 
