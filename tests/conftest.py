@@ -183,16 +183,24 @@ def theme_city(spark, settings, catalog, tmp_path_factory):
     return city, build_base(spark), build_themes(spark), warn(spark)
 
 
-GOLDEN_CITIES = {"integrated_city", "theme_city", "landed_city"}
+# Each golden city replaces the lake of the one before it, so the tests on one city run together, in
+# this order, after every test that uses no golden city (those may empty tables of the shared lake).
+GOLDEN_CITIES = ("landed_city", "integrated_city", "theme_city")
 ENGINES = {"spark", "trino", "notebook", "browser"}
+
+
+def lake_group(item: pytest.Item) -> int:
+    """0 for a test on no golden city, else 1 + the position of the latest golden city it uses."""
+    used = [position for position, city in enumerate(GOLDEN_CITIES) if city in getattr(item, "fixturenames", ())]
+    return 1 + max(used) if used else 0
 
 
 def pytest_collection_modifyitems(session, config, items):
     """The tiers: a test on a generated golden city is `golden`, one that needs no engine is
-    `unit`; tests of the clean theme city last: its lake replaces the faulty integrated city's."""
+    `unit`; the tests grouped by the golden city whose lake they read (see GOLDEN_CITIES)."""
     for item in items:
-        if GOLDEN_CITIES & set(getattr(item, "fixturenames", ())):
+        if lake_group(item):
             item.add_marker(pytest.mark.golden)
         if not ENGINES & {mark.name for mark in item.iter_markers()}:
             item.add_marker(pytest.mark.unit)
-    items.sort(key=lambda item: "theme_city" in getattr(item, "fixturenames", ()))
+    items.sort(key=lake_group)
