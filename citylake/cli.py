@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import subprocess
 import sys
@@ -609,7 +610,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     cmd_setup(args)
     demo_logins()
-    cmd_generate(args)
+    if city_already_generated(args):
+        console.print(f"the city in {profile().path('city')} has these parameters already: kept, not generated again")
+    else:
+        cmd_generate(args)
     cmd_trino(argparse.Namespace(action="start"))
     # The generated city's deliveries arrive in two waves: the inbox, then what came late
     # (re-sent, replayed, gap-filling packages); after that the held packages can land.
@@ -620,6 +624,17 @@ def cmd_demo(args: argparse.Namespace) -> None:
     result = client.run_query(profile(), "SELECT count(*) FROM lake.raw.psb_household_registration")
     console.print(f"\nSELECT count(*) FROM lake.raw.psb_household_registration  →  {result[0][0]}")
     console.print(next_steps())
+
+
+def city_already_generated(args: argparse.Namespace) -> bool:
+    """Whether the profile's city folder holds a city generated with these parameters: a demo run
+    again keeps it, since generating it again would re-date every package for landing to re-check."""
+    described = profile().path("city") / "city.json"
+    if args.out or not described.is_file():
+        return False
+    notes = json.loads(described.read_text(encoding="utf-8"))
+    wanted = {"persons": args.persons, "days": args.days, "seed": args.seed, "start": args.start}
+    return all(notes.get(key) == value for key, value in wanted.items())
 
 
 def demo_logins() -> None:
