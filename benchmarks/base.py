@@ -39,7 +39,7 @@ def prepare(lake: Path, persons: int, days: int) -> float | None:
     """Generate, land and integrate the city unless the lake has it; the integration's seconds."""
     from citylake.catalog import load_catalog
     from citylake.spark import spark_session
-    from citylake.synthetic import generate_city
+    from synthetic import generate_city
     from jobs.integrate.job import integrate
     from jobs.landing.job import land_inbox
 

@@ -26,7 +26,7 @@ _RUN = """
 import json, resource, sys, time
 from datetime import date
 from pathlib import Path
-from citylake.synthetic import generate_city
+from synthetic import generate_city
 
 out, persons, days, workers = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 started = time.perf_counter()

@@ -38,11 +38,10 @@ def cmd_setup(args: argparse.Namespace) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> None:
     """Write a synthetic city's delivery packages and ground truth."""
-    from citylake.synthetic import generate_city
+    from synthetic import generate_city
 
     out = Path(args.out) if args.out else profile().path("city")
-    summary = generate_city(out, persons=args.persons, days=args.days, seed=args.seed,
-                            start=date.fromisoformat(args.start))
+    summary = generate_city(out, persons=args.persons, days=args.days, seed=args.seed, start=city_start(args))
     console.print(summary)
 
 
@@ -619,11 +618,20 @@ def cmd_demo(args: argparse.Namespace) -> None:
     # (re-sent, replayed, gap-filling packages); after that the held packages can land.
     inbox, late = profile().path("inbox"), profile().path("city") / "late_inbox"
     waves = [inbox, late, inbox] if late.is_dir() else [inbox]
-    last_day = date.fromisoformat(args.start) + timedelta(days=args.days)
+    last_day = city_start(args) + timedelta(days=args.days)
     cmd_run(argparse.Namespace(date=last_day.isoformat(), resume=False, step=None, inbox=[str(w) for w in waves]))
     result = client.run_query(profile(), "SELECT count(*) FROM lake.raw.psb_household_registration")
     console.print(f"\nSELECT count(*) FROM lake.raw.psb_household_registration  →  {result[0][0]}")
     console.print(next_steps())
+
+
+def city_start(args: argparse.Namespace) -> date:
+    """The city's first delivery date: --start, else the generator's (imported only when a city is made)."""
+    if args.start:
+        return date.fromisoformat(args.start)
+    from synthetic import DEFAULT_START
+
+    return DEFAULT_START
 
 
 def city_already_generated(args: argparse.Namespace) -> bool:
@@ -633,7 +641,7 @@ def city_already_generated(args: argparse.Namespace) -> bool:
     if args.out or not described.is_file():
         return False
     notes = json.loads(described.read_text(encoding="utf-8"))
-    wanted = {"persons": args.persons, "days": args.days, "seed": args.seed, "start": args.start}
+    wanted = {"persons": args.persons, "days": args.days, "seed": args.seed, "start": city_start(args).isoformat()}
     return all(notes.get(key) == value for key, value in wanted.items())
 
 
@@ -685,14 +693,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("setup", help=cmd_setup.__doc__).set_defaults(func=cmd_setup)
 
-    from citylake.synthetic.generator import DEFAULT_START
-
     def city_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--persons", type=int, default=2000, help="persons in the city (default 2000)")
         sub.add_argument("--days", type=int, default=30, help="days of deliveries after the first (default 30)")
         sub.add_argument("--seed", type=int, default=42)
-        sub.add_argument("--start", default=DEFAULT_START.isoformat(),
-                         help=f"first delivery date (ISO, default {DEFAULT_START.isoformat()})")
+        sub.add_argument("--start", help="first delivery date (ISO, default: the generator's first day)")
         sub.add_argument("--out", help="output folder (default: the profile's paths.city)")
 
     generate = commands.add_parser("generate", help=cmd_generate.__doc__)

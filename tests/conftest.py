@@ -107,7 +107,7 @@ def integrated_city(spark, settings, catalog, tmp_path_factory):
     Returns the city's folder (its `truth/` is the ground truth) and the integration entries."""
     from datetime import date
 
-    from citylake.synthetic import generate_city
+    from synthetic import generate_city
     from citylake.trino import client, server
     from jobs.integrate.job import integrate
     from jobs.landing.job import land_inbox
@@ -158,8 +158,8 @@ def theme_city(spark, settings, catalog, tmp_path_factory):
     from dataclasses import replace
     from datetime import date
 
-    from citylake.synthetic import generate_city
-    from citylake.synthetic.model import FaultRates
+    from synthetic import generate_city
+    from synthetic.model import FaultRates
     from citylake.trino import client, server
     from jobs.base.job import build as build_base
     from jobs.integrate.job import integrate

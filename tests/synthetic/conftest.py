@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from citylake.synthetic import generate_city
+from synthetic import generate_city
 
 SMALL = {"persons": 1500, "days": 30, "seed": 7, "start": date(2026, 1, 1)}
 

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from citylake.catalog import load_catalog
-from citylake.synthetic import FaultRates, generate_city
-from citylake.synthetic.conflicts import CONFLICTS_SCHEMA, KINDS
+from synthetic import FaultRates, generate_city
+from synthetic.conflicts import CONFLICTS_SCHEMA, KINDS
 from tests.synthetic.packages import final_state
 
 GOLDEN = {"persons": 600, "days": 10, "seed": 23, "start": date(2026, 3, 1)}  # tests/conftest.py integrated_city

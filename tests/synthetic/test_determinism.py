@@ -9,7 +9,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from citylake.synthetic import generate_city
+from synthetic import generate_city
 
 TINY = {"persons": 600, "days": 10, "start": date(2026, 1, 1), "progress": False}
 
@@ -57,7 +57,7 @@ def _peak_rss(out: Path, persons: int) -> int:
         "import resource, sys\n"
         "from datetime import date\n"
         "from pathlib import Path\n"
-        "from citylake.synthetic import generate_city\n"
+        "from synthetic import generate_city\n"
         f"generate_city(Path(sys.argv[1]), persons={persons}, days=2, seed=1, start=date(2026, 1, 1), "
         "chunk_size=1_000, workers=1, progress=False)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"

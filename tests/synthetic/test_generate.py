@@ -12,7 +12,7 @@ import pytest
 from stdnum.cn import ric, uscc
 
 from citylake.catalog import load_catalog
-from citylake.synthetic.faults import OUTCOMES
+from synthetic.faults import OUTCOMES
 from tests.synthetic.packages import manifests, rows
 
 CONTRACT_KEYS = {"department", "resource", "batch_id", "sequence", "mode", "extracted_at", "format", "files"}

@@ -9,11 +9,11 @@ import pytest
 from stdnum.cn import ric, uscc
 
 from citylake.catalog import load_catalog, load_divisions
-from citylake.synthetic import identity
-from citylake.synthetic.layout import N_CLASSES
-from citylake.synthetic.model import CityModel
-from citylake.synthetic.rng import Permutation
-from citylake.synthetic.world import SyntheticCity
+from synthetic import identity
+from synthetic.layout import N_CLASSES
+from synthetic.model import CityModel
+from synthetic.rng import Permutation
+from synthetic.world import SyntheticCity
 
 
 def test_permutations_are_bijections_both_ways():

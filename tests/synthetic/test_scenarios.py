@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from citylake.catalog import load_catalog
-from citylake.synthetic import FaultRates, Scenarios, generate_city
-from citylake.synthetic.scenario_truth import SCHEMA
+from synthetic import FaultRates, Scenarios, generate_city
+from synthetic.scenario_truth import SCHEMA
 from tests.synthetic.packages import final_state, manifests, rows
 
 # the golden city of the thematic and warning tests (tests/conftest.py GOLDEN_THEME_CITY)

@@ -50,7 +50,7 @@ def test_base_on_an_empty_lake_says_in_one_line_that_nothing_can_be_built(own_la
 
 def test_three_resources_land_integrate_and_build_what_they_allow(spark, own_lake, tmp_path):
     from citylake.catalog import load_catalog
-    from citylake.synthetic import generate_city
+    from synthetic import generate_city
 
     city = tmp_path / "city"
     generate_city(city, persons=150, days=0, seed=7, start=date(2026, 3, 1), progress=False)

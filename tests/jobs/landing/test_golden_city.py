@@ -9,7 +9,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from citylake import lake
-from citylake.synthetic import generate_city
+from synthetic import generate_city
 from citylake.trino import client
 from jobs.landing.job import land_inbox
 

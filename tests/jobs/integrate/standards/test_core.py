@@ -8,7 +8,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, StringType
 
 from citylake.catalog import load_elements
-from citylake.synthetic.faults import OUTCOMES
+from synthetic.faults import OUTCOMES
 from jobs.integrate.standards import PLAIN_TEXT, REASONS, Reason, registry, standardize
 from jobs.integrate.standards.codes import code_list, patterned_code
 

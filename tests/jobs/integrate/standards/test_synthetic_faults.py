@@ -23,13 +23,13 @@ import pytest
 from pyspark.sql import functions as F
 
 from citylake.catalog import Resource, load_catalog, load_divisions, load_elements
-from citylake.synthetic.faults import OUTCOMES, RowFaults
-from citylake.synthetic.generator import full_rows, package_columns
-from citylake.synthetic.model import CityModel, FaultRates
-from citylake.synthetic.packages import PackageWriter
-from citylake.synthetic.resources import FAMILIES, builder_for
-from citylake.synthetic.schedule import Delivery, delivery_schedule
-from citylake.synthetic.world import SyntheticCity
+from synthetic.faults import OUTCOMES, RowFaults
+from synthetic.generator import full_rows, package_columns
+from synthetic.model import CityModel, FaultRates
+from synthetic.packages import PackageWriter
+from synthetic.resources import FAMILIES, builder_for
+from synthetic.schedule import Delivery, delivery_schedule
+from synthetic.world import SyntheticCity
 from jobs.integrate.standards import REASONS, standardize
 from jobs.landing.readers import FileReader
 

@@ -38,14 +38,14 @@ from datetime import date
 import numpy as np
 
 from citylake.catalog import Catalog
-from citylake.synthetic import vocab
-from citylake.synthetic.events import NO_DAY
-from citylake.synthetic.gridevents import Bursts
-from citylake.synthetic.layout import UNITS_PER_PATTERN
-from citylake.synthetic.model import Scenarios
-from citylake.synthetic.population import LOCAL, MIGRANT, VACANT_OFFSET, HomeMoves, Layoffs, PersonFrame
-from citylake.synthetic.schedule import Delivery
-from citylake.synthetic.world import SyntheticCity
+from synthetic import vocab
+from synthetic.events import NO_DAY
+from synthetic.gridevents import Bursts
+from synthetic.layout import UNITS_PER_PATTERN
+from synthetic.model import Scenarios
+from synthetic.population import LOCAL, MIGRANT, VACANT_OFFSET, HomeMoves, Layoffs, PersonFrame
+from synthetic.schedule import Delivery
+from synthetic.world import SyntheticCity
 
 SOCIAL_INSURANCE = "hrss.social_insurance"
 MIN_STAFF = 6               # distressed enterprises have at least this many insured staff at the start

@@ -15,15 +15,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from citylake.synthetic import identity, text, vocab
-from citylake.synthetic.events import DAY_SECONDS, NO_DAY, DailyCounts, EventStream
-from citylake.synthetic.firms import Enterprises
-from citylake.synthetic.identity import IdNumbers
-from citylake.synthetic.layout import (CHILD, ELDER, HEAD, ID_HEAD, MALE, N_CLASSES, OCCUPANCY,
+from synthetic import identity, text, vocab
+from synthetic.events import DAY_SECONDS, NO_DAY, DailyCounts, EventStream
+from synthetic.firms import Enterprises
+from synthetic.identity import IdNumbers
+from synthetic.layout import (CHILD, ELDER, HEAD, ID_HEAD, MALE, N_CLASSES, OCCUPANCY,
                                        OVERSEAS_CLASS_PREFIX, OVERSEAS_PHASE, PERSONS_PER_PATTERN, SPOUSE,
                                        UNITS_PER_PATTERN, CityLayout, overseas_period, person_class)
-from citylake.synthetic.model import CityModel
-from citylake.synthetic.rng import Rand, cumulative
+from synthetic.model import CityModel
+from synthetic.rng import Rand, cumulative
 
 LOCAL, MIGRANT, OVERSEAS = 0, 1, 2
 RESIDENCE_TYPES = ["户籍", "流动", "境外"]

@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from citylake.synthetic import text, vocab
-from citylake.synthetic.layout import BLOCK, BUILDING_TYPES, BUILDINGS_PER_BLOCK, UNITS_PER_BLOCK, USE_NAMES, CityLayout
-from citylake.synthetic.rng import Rand
+from synthetic import text, vocab
+from synthetic.layout import BLOCK, BUILDING_TYPES, BUILDINGS_PER_BLOCK, UNITS_PER_BLOCK, USE_NAMES, CityLayout
+from synthetic.rng import Rand
 
 _KIND = np.array([["estate", "village", "office"].index(t.kind) for t in BUILDING_TYPES])
 _FLOORS = np.array([t.floors for t in BUILDING_TYPES], dtype=np.int64)

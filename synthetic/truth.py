@@ -49,14 +49,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from citylake.synthetic import text, vocab
-from citylake.synthetic.events import NO_DAY
-from citylake.synthetic.layout import BUILDING_TYPES, FEMALE
-from citylake.synthetic.population import INSURANCE_STATUS, INSURANCE_TYPES, LOCAL, RELATIONS, RESIDENCE_TYPES
-from citylake.synthetic import resources
-from citylake.synthetic.resources import (BuildingContext, EnterpriseContext, GridEventContext, LicenseContext,
+from synthetic import text, vocab
+from synthetic.events import NO_DAY
+from synthetic.layout import BUILDING_TYPES, FEMALE
+from synthetic.population import INSURANCE_STATUS, INSURANCE_TYPES, LOCAL, RELATIONS, RESIDENCE_TYPES
+from synthetic import resources
+from synthetic.resources import (BuildingContext, EnterpriseContext, GridEventContext, LicenseContext,
                                           PenaltyContext, PersonContext, StreetContext, UnitContext, cut_seconds)
-from citylake.synthetic.world import SyntheticCity
+from synthetic.world import SyntheticCity
 
 TIMESTAMP = pa.timestamp("s", tz="Asia/Shanghai")
 AMOUNT = pa.decimal128(18, 2)

@@ -42,14 +42,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from citylake.synthetic import text, vocab
-from citylake.synthetic.events import NO_DAY
-from citylake.synthetic.faults import FaultRecord
-from citylake.synthetic.layout import RESIDENTIAL
-from citylake.synthetic.model import FaultRates
-from citylake.synthetic.population import BASE, INSURANCE_STATUS, LOCAL, MIGRANT, PersonState
-from citylake.synthetic.resources import KEY_SEPARATOR, EnterpriseContext, PersonContext, UnitContext, birth_certified
-from citylake.synthetic.world import SyntheticCity
+from synthetic import text, vocab
+from synthetic.events import NO_DAY
+from synthetic.faults import FaultRecord
+from synthetic.layout import RESIDENTIAL
+from synthetic.model import FaultRates
+from synthetic.population import BASE, INSURANCE_STATUS, LOCAL, MIGRANT, PersonState
+from synthetic.resources import KEY_SEPARATOR, EnterpriseContext, PersonContext, UnitContext, birth_certified
+from synthetic.world import SyntheticCity
 
 KINDS = ["name_mismatch", "birth_date_mismatch", "deceased_not_registered", "insured_after_death",
          "employer_deregistered", "unknown_residence_unit", "taxpayer_name_mismatch", "legal_rep_name_mismatch"]

@@ -58,16 +58,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from citylake.catalog import Catalog, Resource, load_catalog, load_divisions
-from citylake.synthetic import scenario_truth, truth
-from citylake.synthetic.conflict_truth import conflict_tables
-from citylake.synthetic.conflicts import CONFLICTS_SCHEMA, ConflictPlan
-from citylake.synthetic.faults import FaultRecord, RowFaults
-from citylake.synthetic.model import DEFAULT_FAULTS, DEFAULT_MODEL, DEFAULT_SCENARIOS, CityModel, FaultRates, Scenarios
-from citylake.synthetic.packages import PackageInfo, PackageWriter, encode_rows, truncate_file
-from citylake.synthetic.resources import FAMILIES, builder_for, changes, cut_seconds, order_columns, present_rows
-from citylake.synthetic.scenarios import ScenarioPlan, delivery_gaps, plan_scenarios
-from citylake.synthetic.schedule import Delivery, delivery_schedule, district_missing_target, final_cuts
-from citylake.synthetic.world import SyntheticCity
+from synthetic import scenario_truth, truth
+from synthetic.conflict_truth import conflict_tables
+from synthetic.conflicts import CONFLICTS_SCHEMA, ConflictPlan
+from synthetic.faults import FaultRecord, RowFaults
+from synthetic.model import DEFAULT_FAULTS, DEFAULT_MODEL, DEFAULT_SCENARIOS, CityModel, FaultRates, Scenarios
+from synthetic.packages import PackageInfo, PackageWriter, encode_rows, truncate_file
+from synthetic.resources import FAMILIES, builder_for, changes, cut_seconds, order_columns, present_rows
+from synthetic.scenarios import ScenarioPlan, delivery_gaps, plan_scenarios
+from synthetic.schedule import Delivery, delivery_schedule, district_missing_target, final_cuts
+from synthetic.world import SyntheticCity
 
 # a month start falls within the default 30 days: monthly figures and trends have two months
 DEFAULT_START = date(2026, 2, 10)

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 
-from citylake.synthetic import vocab
-from citylake.synthetic.conflicts import (AMR, CONFLICTS_SCHEMA, DEREGISTERED, GRID, HEALTH, HRSS, PERMIT, PROPERTY,
+from synthetic import vocab
+from synthetic.conflicts import (AMR, CONFLICTS_SCHEMA, DEREGISTERED, GRID, HEALTH, HRSS, PERMIT, PROPERTY,
                                           PSB, TAX, UNIT, ConflictPlan)
-from citylake.synthetic.population import INSURANCE_STATUS
-from citylake.synthetic.resources import (EnterpriseContext, PersonContext, UnitContext, builder_for, cut_seconds,
+from synthetic.population import INSURANCE_STATUS
+from synthetic.resources import (EnterpriseContext, PersonContext, UnitContext, builder_for, cut_seconds,
                                           present_rows)
 
 ACTIVE = INSURANCE_STATUS[0]

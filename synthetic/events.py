@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from citylake.synthetic.rng import Permutation, Rand
+from synthetic.rng import Permutation, Rand
 
 NO_DAY = -1
 DAY_SECONDS = 86_400

@@ -17,10 +17,10 @@ import numpy as np
 import pyarrow as pa
 
 from citylake.catalog import Divisions
-from citylake.synthetic import vocab
-from citylake.synthetic.layout import (ID_CHILD, ID_ELDER, ID_HEAD, ID_PARENT_HEAD, ID_PARENT_SPOUSE, ID_ROLE_NAMES,
+from synthetic import vocab
+from synthetic.layout import (ID_CHILD, ID_ELDER, ID_HEAD, ID_PARENT_HEAD, ID_PARENT_SPOUSE, ID_ROLE_NAMES,
                                        ID_SPOUSE, N_CLASSES)
-from citylake.synthetic.rng import Permutation
+from synthetic.rng import Permutation
 
 LANES = 499  # sequence = 2 * lane + 1 (men, odd) or 2 * lane + 2 (women, even): 001..998
 # lanes per ID role, roughly in proportion to how many persons of the role a household pattern has

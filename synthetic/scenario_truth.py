@@ -49,7 +49,7 @@ import yaml
 
 from citylake.catalog import Catalog
 from citylake.rules import load_rules
-from citylake.synthetic.world import SyntheticCity
+from synthetic.world import SyntheticCity
 
 CHINA = ZoneInfo("Asia/Shanghai")
 INSURED = "参保缴费"

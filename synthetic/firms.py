@@ -11,15 +11,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from citylake.synthetic import identity, text, vocab
-from citylake.synthetic.events import DAY_SECONDS, NO_DAY, DailyCounts, EventStream
-from citylake.synthetic.housing import Housing
-from citylake.synthetic.layout import BUILDINGS_PER_BLOCK, CityLayout
-from citylake.synthetic.model import CityModel
-from citylake.synthetic.rng import Rand, cumulative
+from synthetic import identity, text, vocab
+from synthetic.events import DAY_SECONDS, NO_DAY, DailyCounts, EventStream
+from synthetic.housing import Housing
+from synthetic.layout import BUILDINGS_PER_BLOCK, CityLayout
+from synthetic.model import CityModel
+from synthetic.rng import Rand, cumulative
 
 if TYPE_CHECKING:
-    from citylake.synthetic.population import Population
+    from synthetic.population import Population
 
 USCC_REFORM_DAY = text.epoch_day(date(2015, 10, 1))  # organisation codes assigned as MA... from here on
 _STATUS_CUM = cumulative([w for _, w in vocab.ENTERPRISE_STATUS])

@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from citylake.catalog import Catalog, Resource
-from citylake.synthetic import identity
-from citylake.synthetic.model import FaultRates
-from citylake.synthetic.rng import Rand
+from synthetic import identity
+from synthetic.model import FaultRates
+from synthetic.rng import Rand
 
 # the expected outcome of each fault kind in the lake, and the quality rule for quarantined rows
 OUTCOMES: dict[str, tuple[str, str | None]] = {

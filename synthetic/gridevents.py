@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from citylake.synthetic import vocab
-from citylake.synthetic.events import DAY_SECONDS, DailyCounts
-from citylake.synthetic.layout import CityLayout
-from citylake.synthetic.model import CityModel
-from citylake.synthetic.rng import Rand, cumulative
+from synthetic import vocab
+from synthetic.events import DAY_SECONDS, DailyCounts
+from synthetic.layout import CityLayout
+from synthetic.model import CityModel
+from synthetic.rng import Rand, cumulative
 
 HISTORY_DAYS = 30      # the initial extract holds the events of the month before the start
 LONGEST_DAYS = 60      # the longest an event stays open

@@ -8,16 +8,16 @@ from datetime import date
 import numpy as np
 
 from citylake.catalog import Catalog, Divisions
-from citylake.synthetic import text
-from citylake.synthetic.events import DAY_SECONDS, NO_DAY, EventStream
-from citylake.synthetic.firms import Enterprises, Licences, Penalties, TaxDeclarations
-from citylake.synthetic.gridevents import GridEvents
-from citylake.synthetic.housing import Housing
-from citylake.synthetic.identity import IdNumbers
-from citylake.synthetic.layout import RESIDENTIAL, CityLayout
-from citylake.synthetic.model import CityModel
-from citylake.synthetic.population import LOCAL, Population
-from citylake.synthetic.rng import Rand
+from synthetic import text
+from synthetic.events import DAY_SECONDS, NO_DAY, EventStream
+from synthetic.firms import Enterprises, Licences, Penalties, TaxDeclarations
+from synthetic.gridevents import GridEvents
+from synthetic.housing import Housing
+from synthetic.identity import IdNumbers
+from synthetic.layout import RESIDENTIAL, CityLayout
+from synthetic.model import CityModel
+from synthetic.population import LOCAL, Population
+from synthetic.rng import Rand
 
 
 @dataclass

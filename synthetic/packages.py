@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 
 from citylake.catalog import Resource
 from citylake.files import file_digest
-from citylake.synthetic.xlsx import XlsxWriter
+from synthetic.xlsx import XlsxWriter
 
 MANIFEST = "manifest.json"
 NUMERIC_TYPES = ("decimal", "double", "integer", "bigint")

@@ -22,15 +22,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from citylake.catalog import Resource
-from citylake.synthetic import text, vocab
-from citylake.synthetic.events import DAY_SECONDS, NO_DAY
-from citylake.synthetic.firms import EnterpriseFrame, LicenseFrame, PenaltyFrame, authority_names
-from citylake.synthetic.gridevents import LONGEST_DAYS, GridEventFrame
-from citylake.synthetic.layout import FEMALE
-from citylake.synthetic.population import (INSURANCE_STATUS, INSURANCE_TYPES, LOCAL, MIGRANT, RELATIONS,
+from synthetic import text, vocab
+from synthetic.events import DAY_SECONDS, NO_DAY
+from synthetic.firms import EnterpriseFrame, LicenseFrame, PenaltyFrame, authority_names
+from synthetic.gridevents import LONGEST_DAYS, GridEventFrame
+from synthetic.layout import FEMALE
+from synthetic.population import (INSURANCE_STATUS, INSURANCE_TYPES, LOCAL, MIGRANT, RELATIONS,
                                            RESIDENCE_TYPES, PersonFrame, PersonState)
-from citylake.synthetic.rng import Permutation
-from citylake.synthetic.world import PropertyFrame, SyntheticCity
+from synthetic.rng import Permutation
+from synthetic.world import PropertyFrame, SyntheticCity
 
 # conflict columns (conflicts.py): rows kept clear of quarantining faults, and the injected conflict a row carries
 META_COLUMNS = ["_present", "_key", "_row", "_entity", "_district", "_changed", "_newer",
