@@ -114,6 +114,18 @@ def audit(context: StepContext) -> StepResult:
                       f"{loaded.queries} queries from {loaded.segments} spool segments")
 
 
+def assess(context: StepContext) -> StepResult:
+    from jobs.assess.job import NothingToAssess, assess as score
+
+    try:
+        done = score(context.spark, profile=context.profile)
+    except NothingToAssess as nothing:
+        raise StepFailed(str(nothing)) from None
+    state = "up to date" if done.up_to_date else f"{done.rows} rows"
+    notes = f"; {'; '.join(done.notes)}" if done.notes else ""
+    return StepResult(rows_out=done.rows, detail=f"{len(done.months)} months, {state}{notes}")
+
+
 def dashboards(context: StepContext) -> StepResult:
     from citylake.notebooks import NotebookFailed, build_dashboards
     from citylake.trino import server
@@ -136,5 +148,6 @@ STEPS: dict[str, Step] = {
     "warn": Step(warn, needs=("theme",)),
     "catalog": Step(catalog, needs=("theme",)),
     "audit": Step(audit),
+    "assess": Step(assess, needs=("integrate", "audit")),
     "dashboards": Step(dashboards, needs=("warn",)),
 }
