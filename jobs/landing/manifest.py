@@ -47,6 +47,15 @@ class Manifest(BaseModel):
             raise ValueError(f"format {self.format} needs an encoding")
         return self
 
+    @model_validator(mode="after")
+    def _files_listed_once(self) -> "Manifest":
+        # a file listed twice would land its rows twice
+        names = [entry.name for entry in self.files]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"file(s) listed more than once: {', '.join(twice)}")
+        return self
+
     @property
     def total_rows(self) -> int:
         return sum(entry.rows for entry in self.files)
@@ -76,6 +85,8 @@ def read_manifest(folder: Path) -> Manifest:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PackageRejected(f"manifest unreadable: {exc}") from None
+    except RecursionError:  # arrays or objects nested thousands deep: no manifest looks like that
+        raise PackageRejected("manifest unreadable: JSON nested too deep") from None
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
@@ -84,14 +95,28 @@ def read_manifest(folder: Path) -> Manifest:
 
 
 def verify_files(package: Package) -> None:
-    """Every listed file is there with the published SHA-256; otherwise PackageRejected says which."""
+    """The package sits in its resource's folder and every listed file is in it with the published
+    SHA-256; otherwise PackageRejected says what differs."""
+    _verify_place(package)
+    inside = package.path.resolve()
     for entry in package.manifest.files:
         path = package.file(entry)
         if not path.is_file():
             raise PackageRejected(f"file {entry.name}: missing")
+        if not path.resolve().is_relative_to(inside):
+            raise PackageRejected(f"file {entry.name}: a link to {path.resolve()}, outside the package")
         actual = file_digest(path)
         if actual != entry.sha256.lower():
             raise PackageRejected(f"file {entry.name}: sha256 {actual} differs from the manifest's {entry.sha256.lower()}")
+
+
+def _verify_place(package: Package) -> None:
+    """The manifest names the department and resource whose folder holds it: the ledger history a
+    package is checked against (sequence, replay) is its folder's."""
+    manifest, folder = package.manifest, package.path
+    named, placed = f"{manifest.department}/{manifest.resource}", f"{folder.parent.parent.name}/{folder.parent.name}"
+    if named != placed:
+        raise PackageRejected(f"manifest names {named}, but the package is under {placed}/")
 
 
 def ready_packages(inbox: Path) -> list[Path]:

@@ -15,6 +15,7 @@ import codecs
 import csv
 import io
 import json
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,6 +27,10 @@ import pyarrow.csv as pacsv
 
 RECORD = "_record"
 BATCH_ROWS = 200_000
+CSV_BLOCK = 32 << 20
+# A workbook is a zip of XML parts. Real sheets compress some tens of times; a part that inflates
+# over a hundredfold to more than this is a decompression bomb, turned away before it is opened.
+XLSX_BOMB_RATIO, XLSX_BOMB_BYTES = 100, 16 << 20
 
 
 class EmptyFile(ValueError):
@@ -62,10 +67,9 @@ class FileReader:
     # CSV -----------------------------------------------------------------------------------
     def _csv(self) -> Iterator[pa.RecordBatch]:
         _require_bytes(self.path)
+        _require_declared_encoding(self.path, self.encoding)
         self.header, rows_follow = _csv_header(self.path, self.encoding or "utf-8", self.delimiter)
         _require_header(self.path, self.header)
-        if len(set(self.header)) != len(self.header):
-            raise ValueError(f"{self.path.name}: duplicated column names in the header {self.header}")
         if not rows_follow:
             return  # pyarrow cannot read a header without the line break after it
         invalid: list[int] = []
@@ -81,7 +85,7 @@ class FileReader:
         reader = pacsv.open_csv(
             self.path,
             read_options=pacsv.ReadOptions(encoding=_arrow_encoding(self.encoding), use_threads=not exact,
-                                           block_size=32 << 20),
+                                           block_size=CSV_BLOCK),
             parse_options=pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
                                              invalid_row_handler=skip_invalid if exact else None),
             convert_options=pacsv.ConvertOptions(
@@ -94,6 +98,7 @@ class FileReader:
 
     # JSON lines ----------------------------------------------------------------------------
     def _jsonl(self) -> Iterator[pa.RecordBatch]:
+        _require_declared_encoding(self.path, self.encoding)
         rows: list[dict[str, str | None]] = []
         records: list[int] = []
         with self.path.open(encoding=self.encoding or "utf-8", newline="") as handle:
@@ -120,6 +125,8 @@ class FileReader:
         from openpyxl import load_workbook
 
         _require_bytes(self.path)
+        _require_no_zip_bomb(self.path)
+        # openpyxl parses with defusedxml (a dependency): entity expansion bombs raise, not inflate
         workbook = load_workbook(self.path, read_only=True, data_only=True)
         try:
             sheet = workbook[self.sheet] if self.sheet else workbook.worksheets[0]
@@ -130,7 +137,7 @@ class FileReader:
         records: list[int] = []
         try:
             values = sheet.iter_rows(values_only=True)
-            self.header = [_as_text(cell) or "" for cell in next(values, ())]
+            self.header = _without_trailing_blanks([_as_text(cell) or "" for cell in next(values, ())])
             _require_header(self.path, self.header)
             for number, cells in enumerate(values, start=1):
                 if all(cell is None for cell in cells):
@@ -184,6 +191,68 @@ def _require_bytes(path: Path) -> None:
 def _require_header(path: Path, header: list[str]) -> None:
     if not any(header):
         raise ValueError(f"{path.name}: no header row (the first row names no column)")
+    if not all(name.strip() for name in header):
+        raise ValueError(f"{path.name}: a column without a name in the header {header}")
+    if len(set(header)) != len(header):
+        raise ValueError(f"{path.name}: duplicated column names in the header {header}")
+
+
+def _without_trailing_blanks(header: list[str]) -> list[str]:
+    """A sheet's header row without the empty cells after its last named column (a sheet's
+    dimension may reach further than its columns)."""
+    while header and not header[-1].strip():
+        header = header[:-1]
+    return header
+
+
+def _require_declared_encoding(path: Path, encoding: str | None) -> None:
+    """A file declared GBK (or GB 18030) that is UTF-8 text would decode without error into
+    mojibake (UTF-8 "测试" reads as GBK "娴嬭瘯"); it is turned away instead. Real GBK text breaks
+    UTF-8 at its first Chinese character, where the scan stops; ASCII is both and is read on."""
+    if encoding is None or codecs.lookup(encoding).name not in ("gbk", "gb18030"):
+        return
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    seen_non_ascii = False
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            if chunk.isascii():
+                continue
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                return
+            seen_non_ascii = True
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return  # ends inside a UTF-8 sequence: not UTF-8 after all
+    if seen_non_ascii:
+        raise UnicodeError(f"{path.name}: the manifest says {encoding}, but the file is UTF-8 text "
+                           f"(read as {encoding} it would land as mojibake)")
+
+
+def _require_no_zip_bomb(path: Path) -> None:
+    with zipfile.ZipFile(path) as archive:
+        for part in archive.infolist():
+            inflated, packed = part.file_size, max(part.compress_size, 1)
+            if inflated > XLSX_BOMB_BYTES and inflated > XLSX_BOMB_RATIO * packed:
+                raise ValueError(f"{path.name}: part {part.filename} inflates {packed:,} bytes to {inflated:,} "
+                                 f"(over {XLSX_BOMB_RATIO}x): a decompression bomb, not opened")
+
+
+def unreadable_reason(error: Exception) -> str:
+    """Why a file could not be read, in words for the ledger (pyarrow's own are terse)."""
+    text = str(error)
+    if "straddling object straddles two block boundaries" in text:
+        return f"a row longer than {CSV_BLOCK >> 20} MB (the reader's block): a field that size is no record"
+    if "invalid UTF8 data" in text:
+        return f"not UTF-8 text as the manifest declares ({text})"
+    if text.startswith("Unable to read workbook") and error.__cause__ is not None:
+        # openpyxl's own words name a temporary path and hide the cause (defusedxml's among them)
+        cause = error.__cause__
+        named = str(cause) if type(cause).__name__ in str(cause) else repr(cause)
+        return f"a part of the workbook is not valid or safe XML: {named}"
+    return text
 
 
 def _csv_header(path: Path, encoding: str, delimiter: str) -> tuple[list[str], bool]:
@@ -197,10 +266,26 @@ def _csv_header(path: Path, encoding: str, delimiter: str) -> tuple[list[str], b
 def _json_object(line: str) -> dict | str:
     """The line's JSON object, or the reason it is not one."""
     try:
-        parsed = json.loads(line)
+        parsed = json.loads(line, object_pairs_hook=_object_of_distinct_keys)
     except json.JSONDecodeError as exc:
         return f"not valid JSON: {exc.msg} at column {exc.colno}"
+    except _DuplicatedKey as exc:  # json keeps the last value silently: which one was meant?
+        return f"key {exc} given twice"
+    except RecursionError:
+        return "not valid JSON: nested too deep"
     return parsed if isinstance(parsed, dict) else "not a JSON object"
+
+
+class _DuplicatedKey(ValueError):
+    pass
+
+
+def _object_of_distinct_keys(pairs: list[tuple[str, object]]) -> dict:
+    parsed = dict(pairs)
+    if len(parsed) != len(pairs):
+        names = [name for name, _ in pairs]
+        raise _DuplicatedKey(next(name for name in names if names.count(name) > 1))
+    return parsed
 
 
 def _as_text(value: object) -> str | None:

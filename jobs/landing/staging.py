@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from citylake.delta_files import ARROW_TYPES, ColumnLayout, DataFile, arrow_field, data_file
 from jobs.landing.manifest import FileEntry, Package, PackageRejected
-from jobs.landing.readers import RECORD, BadRow, EmptyFile, FileReader, is_unparseable_csv
+from jobs.landing.readers import RECORD, BadRow, EmptyFile, FileReader, is_unparseable_csv, unreadable_reason
 
 # The origin every landed row carries, after the delivered columns, with its Delta type.
 ORIGIN_TYPES = {"_batch_id": "string", "_sequence": "long", "_department": "string", "_mode": "string",
@@ -94,8 +94,11 @@ def stage_package(package: Package, folder: Path, layout: ColumnLayout, stats_co
         except EmptyFile as error:
             raise PackageRejected(f"file {entry.name}: {error}") from None
         # undecodable bytes, broken workbook (not even a zip archive), bad header
+        except UnicodeDecodeError as error:
+            raise PackageRejected(f"file {entry.name}: not {manifest.encoding} text as the manifest declares: "
+                                  f"{error}") from None
         except (UnicodeError, ValueError, zipfile.BadZipFile) as error:
-            raise PackageRejected(f"file {entry.name}: unreadable: {error}") from None
+            raise PackageRejected(f"file {entry.name}: unreadable: {unreadable_reason(error)}") from None
         found = reader.rows_parsed + len(reader.bad_rows)
         if found != entry.rows:
             raise PackageRejected(f"file {entry.name}: {found} data rows, the manifest says {entry.rows}")
