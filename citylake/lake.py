@@ -53,6 +53,25 @@ def table_exists(spark: SparkSession, name: str, profile: Profile | None = None)
     return DeltaTable.isDeltaTable(spark, table_uri(name, profile))
 
 
+def list_tables(spark: SparkSession, profile: Profile | None = None) -> list[str]:
+    """Every lake table of every layer, by name, sorted: the folders of the warehouse's layers that
+    hold a Delta log, listed through Hadoop's file system (any storage Spark reaches)."""
+    profile = profile or active_profile()
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    names = []
+    for layer in lake_layout().layers:
+        folder = jvm.org.apache.hadoop.fs.Path(f"{profile.uri('warehouse').rstrip('/')}/{layer}")
+        files = folder.getFileSystem(conf)
+        if not files.exists(folder):
+            continue
+        for status in files.listStatus(folder):
+            log_folder = jvm.org.apache.hadoop.fs.Path(status.getPath(), "_delta_log")
+            if status.isDirectory() and files.exists(log_folder) and files.listStatus(log_folder):
+                names.append(f"{layer}.{status.getPath().getName()}")
+    return sorted(names)
+
+
 def read_table(spark: SparkSession, name: str, profile: Profile | None = None) -> DataFrame:
     """The current version of a lake table."""
     return spark.read.format("delta").load(table_uri(name, profile))

@@ -1,0 +1,1 @@
+"""Table maintenance: compaction, deletion vectors purged, old files vacuumed; never a row changed."""
