@@ -9,13 +9,14 @@ computed too, for the change against the previous month).
 
 Nothing landed yet is a refusal: there is no month to assess. An indicator's table missing is
 not: a city's assessment office wants the month's assessment made from what the lake has, with
-the gap stated, so that indicator counts nothing (no quality score: 0; no correction: full
-marks; no query audit: no use) and the rows' `notes` and the job's summary say which table was
+the gap stated, so that indicator counts nothing (no quality score: 0; no corrections table:
+none in play; no query audit: no use) and the rows' `notes` and the job's summary say which table was
 missing.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ EMPTY = {
 }
 MISSING_NOTES = {
     QUALITY_SCORE: "尚无质量评分 no quality score yet (lake.ops.quality_score): quality scored 0",
-    CORRECTIONS: "尚无纠错记录 no corrections table yet (lake.ops.corrections): corrections given full marks",
+    CORRECTIONS: "尚无纠错记录 no corrections table yet (lake.ops.corrections): no correction counted",
     QUERY_AUDIT: "尚无查询审计 no query audit yet (lake.ops.query_audit): use counted 0",
 }
 
@@ -90,15 +91,19 @@ def assess(spark: SparkSession, month: date | None = None, assessment: Assessmen
             raise MonthNotAssessable(f"{month:%Y-%m} is not a month the lake has deliveries for "
                                      f"({months[0].month:%Y-%m} to {months[-1].month:%Y-%m})")
         months = [m for m in months if m.month <= month]
-    present = {name: lake.table_exists(spark, name, profile) for name in INPUTS}
-    notes = [MISSING_NOTES[name] for name in INPUTS if name in MISSING_NOTES and not present[name]]
+    notes = [MISSING_NOTES[name] for name in INPUTS
+             if name in MISSING_NOTES and not lake.table_exists(spark, name, profile)]
     labels = [f"{m.month:%Y-%m}" for m in months if month is None or m.month == month]
-    fingerprint = lake.inputs_fingerprint(spark, list(INPUTS), assessment.model_dump_json(),
-                                          catalog.model_dump_json(), str(month), profile=profile)
+    grace = timedelta(hours=load_daily_run(catalog.conf_dir).freshness.grace_hours)
+    reached = scoring.source_departments(lineage_edges(catalog), assessment.use.lineage_kinds)
+    fingerprint = lake.inputs_fingerprint(
+        spark, list(INPUTS), assessment.model_dump_json(), catalog.model_dump_json(), str(grace),
+        json.dumps({table: sorted(departments) for table, departments in sorted(reached.items())}), str(month),
+        profile=profile)
     if not force and lake.recorded_fingerprint(spark, ASSESSMENT, profile) == fingerprint:
-        return Assessed(0, labels, True, notes, ranking(spark, profile, catalog), time.monotonic() - started)
+        return Assessed(0, labels, True, notes, ranking(spark, profile), time.monotonic() - started)
 
-    frame = assessment_frame(spark, catalog, assessment, profile, months, first, notes)
+    frame = assessment_frame(spark, catalog, assessment, profile, months, first, grace, reached, notes)
     if month is None:
         lake.write_table(frame, ASSESSMENT, "overwrite", profile, made_from=fingerprint)
     else:
@@ -108,18 +113,18 @@ def assess(spark: SparkSession, month: date | None = None, assessment: Assessmen
     # one row per department and month by construction (the commit's own count would include the
     # other months' rows a replaceWhere rewrites beside the month's)
     rows = len(catalog.departments) * len(labels)
-    return Assessed(rows, labels, False, notes, ranking(spark, profile, catalog, month), time.monotonic() - started)
+    return Assessed(rows, labels, False, notes, ranking(spark, profile, month), time.monotonic() - started)
 
 
 def assessment_frame(spark: SparkSession, catalog: Catalog, assessment: Assessment, profile: Profile,
-                     months: list[scoring.Month], first: datetime, notes: list[str]) -> DataFrame:
-    """The assessment's rows for these months, from the lake's tables as they are now."""
+                     months: list[scoring.Month], first: datetime, grace: timedelta, reached: dict[str, set[str]],
+                     notes: list[str]) -> DataFrame:
+    """The assessment's rows for these months, from the lake's tables as they are now; `grace`:
+    before a delivery is late; `reached`: table -> the departments whose data it carries."""
     spans = scoring.months_frame(spark, months)
     resources = spark.createDataFrame([(r.department, r.code) for r in catalog], "department string, resource string")
     landed = landed_batches(spark, profile)
-    grace = timedelta(hours=load_daily_run(catalog.conf_dir).freshness.grace_hours)
     checks = scoring.timeliness_checks(catalog, landed_extracts(landed), scoring.checkpoints(months, first), grace)
-    reached = scoring.source_departments(lineage_edges(catalog), assessment.use.lineage_kinds)
     values = scoring.indicator_values(
         departments(spark, catalog), spans,
         scoring.delivery(resources, landed, spans),
@@ -181,7 +186,7 @@ def read_or_empty(spark: SparkSession, name: str, profile: Profile) -> DataFrame
     return spark.createDataFrame([], EMPTY[name])
 
 
-def ranking(spark: SparkSession, profile: Profile, catalog: Catalog,
+def ranking(spark: SparkSession, profile: Profile,
             month: date | None = None) -> list[tuple[int, str, float, float | None]]:
     """(rank, department name, total, change) of the latest assessed month (or `month`), best first."""
     if not lake.table_exists(spark, ASSESSMENT, profile):

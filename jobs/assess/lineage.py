@@ -32,7 +32,7 @@ COLUMNS = {
     "corrections_value": ("平均纠错天数", "Mean days from opening to correction; an open one counted to the "
                           "assessed-to time. Empty when none was in play."),
     "corrections_score": ("纠错得分", "0-100: full marks up to the declared days, falling linearly to 0; "
-                          "full marks when no correction was in play."),
+                          "with none in play, full marks if the department delivered in the month, else 0."),
     "use_value": ("被其他部门使用次数", "Successful queries by other consumers (departments, districts) of tables "
                   "made from the department's data; the platform's own reads and a department's reads of its own "
                   "data do not count."),
@@ -50,8 +50,8 @@ COLUMNS = {
 
 
 def declared(catalog: Catalog) -> Declared:
-    table = TableDoc(ASSESSMENT, "共享绩效考核：每个部门每月的目录交付、按周期及时交付、数据质量、纠错时效和被其他部门使用情况的"
-                                 "原始值与得分、加权总分、排名及较上月变化。",
+    table = TableDoc(ASSESSMENT, "共享绩效考核：每个部门每月的目录交付、按周期及时交付、数据质量、纠错时效和"
+                                 "被其他部门使用情况的原始值与得分、加权总分、排名及较上月变化。",
                      "Sharing performance assessment (共享绩效考核): per month, each department's catalogued resources "
                      "delivered, on-time delivery against the update cycle, quality, correction turnaround and use by "
                      "other departments, each as raw value and 0-100 score, the weighted total, the rank and the "
@@ -62,7 +62,8 @@ def declared(catalog: Catalog) -> Declared:
         Edge(ASSESSMENT, QUALITY_SCORE, "aggregate", "the month's mean quality score"),
         Edge(ASSESSMENT, CORRECTIONS, "aggregate", "days from opening to correction"),
         Edge(ASSESSMENT, QUERY_AUDIT, "aggregate", "successful queries of other consumers"),
-        Edge(ASSESSMENT, configuration("assessment.yml"), "configuration", "weights, scoring bands, what counts as use"),
+        Edge(ASSESSMENT, configuration("assessment.yml"), "configuration",
+             "weights, scoring bands, what counts as use"),
         Edge(ASSESSMENT, configuration("schedule.yml"), "configuration", "the grace before a delivery is late"),
         Edge(ASSESSMENT, "ops.lineage", "reference", "which tables carry each department's data (the jobs' lineage)"),
         *(Edge(ASSESSMENT, configuration(f"catalog/{code}.yml"), "reference", "the department's resources and cycles")

@@ -277,9 +277,10 @@ def scored(values: DataFrame, assessment: Assessment, notes: list[str] = ()) -> 
              .withColumn("delivery_score", _score(100 * F.col("delivery_value")))
              .withColumn("timeliness_score", _score(F.coalesce(100 * F.col("timeliness_value"), F.lit(0.0))))
              .withColumn("quality_score", _score(F.coalesce(F.col("quality_value"), F.lit(0.0))))
+             # no correction in play: full marks for a department that delivered, none for one that did not
              .withColumn("corrections_score", _score(F.coalesce(
                  100 * (band.zero_days - F.col("corrections_value")) / (band.zero_days - band.full_marks_days),
-                 F.lit(100.0))))
+                 F.when(F.col("delivery_value") > 0, F.lit(100.0)).otherwise(F.lit(0.0)))))
              .withColumn("use_score", _score(100 * F.col("use_value") / assessment.indicators.use.full_marks_queries)))
     total = sum(F.col(f"{name}_score") * weight for name, weight in weights.items())
     month, history = Window.partitionBy("month"), Window.partitionBy("department").orderBy("month")

@@ -38,7 +38,8 @@ def free_port() -> int:
 def own_lake_profile(settings, root):
     """The test profile pointed at a warehouse under `root`, and at a port no Trino listens on."""
     paths = settings.paths.model_copy(update={"var": str(root / "var"), "warehouse": str(root / "warehouse")})
-    return settings.model_copy(update={"paths": paths, "trino": settings.trino.model_copy(update={"port": free_port()})})
+    trino = settings.trino.model_copy(update={"port": free_port()})
+    return settings.model_copy(update={"paths": paths, "trino": trino})
 
 
 def landed(department, resource, day, hour=1, status="landed"):

@@ -9,6 +9,7 @@ import pytest
 from citylake import lake
 from citylake.catalog import load_catalog
 from jobs.assess.job import ASSESSMENT, LEDGER, QUERY_AUDIT, MonthNotAssessable, NothingToAssess, assess
+from jobs.run.steps import STEPS, StepContext
 from tests.jobs.assess.frames import own_lake_profile, write_ops_rows
 
 pytestmark = pytest.mark.spark
@@ -40,7 +41,9 @@ def test_every_department_is_scored_per_month_from_the_lakes_ops_tables(spark, o
 
     assert (psb.department_name, psb.department_name_en) == ("公安局", "Public Security Bureau")
     assert (psb.resources_catalogued, psb.resources_delivered, psb.delivery_score) == (2, 1, 50.0)
-    assert (tax.resources_delivered, tax.delivery_score, tax.timeliness_score, tax.quality_score) == (0, 0, 0, 0)
+    # nothing delivered earns nothing, not even full marks for corrections it had no chance to need
+    assert (tax.resources_delivered, tax.delivery_score, tax.timeliness_score, tax.quality_score,
+            tax.corrections_score, tax.use_score, tax.total_score) == (0, 0, 0, 0, 0, 0, 0)
     # the month's quality weighs each day's score by its rows (+1), as the daily score weighs resources
     assert psb.quality_value == pytest.approx((90 * 10 + 70 * 30) / 40) and amr.quality_value == 80
     assert (psb.corrections_in_play, psb.corrections_open, psb.corrections_value, psb.corrections_score) == (
@@ -62,6 +65,13 @@ def test_every_department_is_scored_per_month_from_the_lakes_ops_tables(spark, o
     assert done.ranking[0][0] == 1 and len(done.ranking) == len(catalog.departments)
 
     assert assess(spark, profile=own_lake).up_to_date
+
+
+def test_the_daily_runs_step_runs_after_the_audit_and_says_what_it_did(spark, own_lake, assessed):
+    step = STEPS["assess"]
+    assert step.needs == ("integrate", "audit")
+    result = step.do(StepContext(spark, own_lake, ()))  # the same inputs as `assessed`: nothing to do
+    assert (result.rows_out, result.detail) == (0, "2 months, up to date")
 
 
 def test_one_month_replaces_its_own_rows_only_and_a_month_without_deliveries_is_refused(spark, own_lake, assessed):

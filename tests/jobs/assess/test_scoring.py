@@ -120,7 +120,7 @@ def test_scores_weigh_the_indicators_rank_with_ties_and_follow_the_trend(spark, 
     values = spark.createDataFrame([
         (MARCH, "a", 1.0, 0.5, 90.0, None, 100),   # no correction in play: full marks
         (MARCH, "b", 1.0, 0.5, 90.0, 3.0, 25),     # 3 days: full marks; 25 queries: half
-        (MARCH, "c", 0.0, None, None, 30.0, 0),    # delivered nothing, no checks, no quality, slow corrections
+        (MARCH, "c", 0.0, None, None, None, 0),    # delivered nothing: no checks, no quality, no corrections
         (APRIL, "a", 0.5, 0.5, 90.0, 16.5, 50),
         (APRIL, "b", 1.0, 1.0, 100.0, None, 60),
         (APRIL, "c", 1.0, 1.0, 100.0, 0.0, 200),

@@ -37,7 +37,8 @@ def test_an_unknown_indicator_is_named_with_the_known_ones(edited_conf):
     (lambda raw: raw["indicators"]["corrections"].update(zero_days=2),
      r"indicators.corrections: .*zero_days \(2.0\) must be more than full_marks_days \(3.0\)"),
     (lambda raw: raw["use"]["lineage_kinds"].append("gossip"), "unknown lineage kind.s. gossip; the kinds are delivery"),
-    (lambda raw: raw["use"]["not_counted"].append("mars"), r"use.not_counted: unknown consumer.s. mars \(known: 350502, .*dsj"),
+    (lambda raw: raw["use"]["not_counted"].append("mars"),
+     r"use.not_counted: unknown consumer.s. mars \(known: 350502, .*dsj"),
 ], ids=["missing indicator", "negative weight", "band", "lineage kind", "consumer"])
 def test_each_fault_is_named(edited_conf, edit, message):
     with pytest.raises(ConfigError, match=message):
