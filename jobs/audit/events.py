@@ -12,44 +12,14 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
-from pyspark.sql import types as T
-
 from citylake.audit.spool import COMPLETED, CREATED
+from citylake.ops_tables import QUERY_AUDIT
 
 SUCCEEDED, FAILED, REFUSED, RUNNING = "succeeded", "failed", "refused", "running"
 # Trino's error codes for an access control refusal (io.trino.spi.StandardErrorCode).
 REFUSAL_CODES = frozenset({"PERMISSION_DENIED"})
 
-SCHEMA = T.StructType([
-    T.StructField("query_id", T.StringType(), False),
-    T.StructField("event", T.StringType(), False),         # the latest event received: created or completed
-    T.StructField("outcome", T.StringType(), False),       # succeeded, failed, refused or running
-    T.StructField("state", T.StringType()),                # Trino's query state: FINISHED, FAILED, QUEUED
-    T.StructField("user_name", T.StringType()),
-    T.StructField("user_groups", T.ArrayType(T.StringType())),
-    T.StructField("department", T.StringType()),           # the consumer department of user and groups
-    T.StructField("source", T.StringType()),               # the client's name (trino-cli, a notebook ...)
-    T.StructField("client_address", T.StringType()),
-    T.StructField("user_agent", T.StringType()),
-    T.StructField("query_type", T.StringType()),           # SELECT, INSERT, DATA_DEFINITION, ...
-    T.StructField("statement", T.StringType()),
-    T.StructField("created_at", T.TimestampType()),
-    T.StructField("ended_at", T.TimestampType()),
-    T.StructField("elapsed_ms", T.LongType()),
-    T.StructField("cpu_ms", T.LongType()),
-    T.StructField("tables_read", T.ArrayType(T.StringType())),      # catalog.schema.table
-    T.StructField("columns_read", T.ArrayType(T.StringType())),     # catalog.schema.table.column
-    T.StructField("masked_columns", T.ArrayType(T.StringType())),   # read through a column mask
-    T.StructField("filtered_tables", T.ArrayType(T.StringType())),  # read through a row filter
-    T.StructField("table_written", T.StringType()),
-    T.StructField("input_rows", T.LongType()),
-    T.StructField("output_rows", T.LongType()),
-    T.StructField("written_rows", T.LongType()),
-    T.StructField("error_code", T.StringType()),
-    T.StructField("error_type", T.StringType()),           # USER_ERROR, INTERNAL_ERROR, ...
-    T.StructField("failure_message", T.StringType()),
-    T.StructField("received_at", T.TimestampType()),       # when the receiver spooled the event
-])
+SCHEMA = QUERY_AUDIT.schema
 
 DepartmentOf = Callable[[str, list[str]], str]
 

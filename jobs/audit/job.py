@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 
-from citylake import lake
+from citylake import lake, ops_tables
 from citylake.audit.settings import spool_dir
 from citylake.audit.spool import Spool
 from citylake.settings import Profile, profile as active_profile
@@ -25,8 +25,7 @@ from jobs.audit.departments import department_resolver, sharing_policy, table_ow
 
 log = logging.getLogger(__name__)
 
-QUERY_AUDIT = "ops.query_audit"
-TABLE_USAGE = "ops.table_usage"
+QUERY_AUDIT, TABLE_USAGE = ops_tables.QUERY_AUDIT.name, ops_tables.TABLE_USAGE.name
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ def load(spark: SparkSession, profile: Profile | None = None,
     resolve = department_of or department_resolver(policy)
     rows = events.latest_per_query(events.audit_row(record, resolve)
                                    for segment in segments for record in segment.records)
-    lake.create_table_if_missing(spark, QUERY_AUDIT, events.SCHEMA, profile=profile)
+    ops_tables.QUERY_AUDIT.create_if_missing(spark, profile)
     inserted, completed = merge_queries(spark, rows, profile) if rows else (0, 0)
     usage_rows = None
     if inserted or completed or not lake.table_exists(spark, TABLE_USAGE, profile):
@@ -67,7 +66,7 @@ def load(spark: SparkSession, profile: Profile | None = None,
 
 def merge_queries(spark: SparkSession, rows: list[dict], profile: Profile) -> tuple[int, int]:
     """Insert queries not in query_audit, complete those recorded as running; (inserted, completed)."""
-    frame = spark.createDataFrame(rows, events.SCHEMA)
+    frame = ops_tables.QUERY_AUDIT.frame(spark, rows)
     # The source is rows in memory, deterministic: Delta need not copy it first (one job less).
     with session_conf(spark, "spark.databricks.delta.merge.materializeSource", "none"):
         metrics = (lake.delta_table(spark, QUERY_AUDIT, profile).alias("a")
@@ -95,6 +94,6 @@ def session_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
 def write_usage(spark: SparkSession, profile: Profile, owners: dict[str, str]) -> int:
     """Rebuild table_usage from query_audit, with each table's owner department; its rows."""
     owners = usage.owners_frame(spark, owners)
-    lake.write_table(usage.table_usage(lake.read_table(spark, QUERY_AUDIT, profile), owners), TABLE_USAGE,
-                     mode="overwrite", profile=profile)
+    ops_tables.TABLE_USAGE.write(spark, usage.table_usage(lake.read_table(spark, QUERY_AUDIT, profile), owners),
+                                 profile)
     return lake.rows_written(spark, TABLE_USAGE, profile)

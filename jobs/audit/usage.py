@@ -5,25 +5,11 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
+from citylake.ops_tables import TABLE_USAGE
 from jobs.audit.events import FAILED, REFUSED, SUCCEEDED
 
-SCHEMA = T.StructType([
-    T.StructField("day", T.DateType(), False),             # the query's day (Asia/Shanghai)
-    T.StructField("department", T.StringType(), False),    # the consumer department
-    T.StructField("table_name", T.StringType(), False),    # catalog.schema.table
-    T.StructField("layer", T.StringType()),
-    T.StructField("owner_department", T.StringType()),     # whose data it is, where known
-    T.StructField("queries", T.LongType(), False),
-    T.StructField("succeeded", T.LongType(), False),
-    T.StructField("refused", T.LongType(), False),
-    T.StructField("failed", T.LongType(), False),
-    T.StructField("users", T.LongType(), False),           # distinct users of the department
-    T.StructField("columns_read", T.ArrayType(T.StringType())),
-    T.StructField("first_query_at", T.TimestampType()),
-    T.StructField("last_query_at", T.TimestampType()),
-])
+SCHEMA = TABLE_USAGE.schema
 
 
 def table_usage(audit: DataFrame, owners: DataFrame) -> DataFrame:

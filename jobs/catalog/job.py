@@ -22,13 +22,13 @@ from zoneinfo import ZoneInfo
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StructType
 
-from citylake import lake
+from citylake import lake, ops_tables
 from citylake.catalog import Catalog, load_catalog
+from citylake.ops_tables import OpsTable
 from citylake.settings import Profile, profile as active_profile
 from jobs.catalog import dictionary
 from jobs.catalog.registry import JOBS, Declarer, declarations, documented_tables, lineage_edges
-from jobs.catalog.tables import (CATALOG_ITEM, CATALOG_RESOURCE, ITEM_SCHEMA, LINEAGE, LINEAGE_SCHEMA,
-                                 RESOURCE_SCHEMA, item_rows, lineage_rows, resource_rows)
+from jobs.catalog.tables import item_rows, lineage_rows, resource_rows
 
 
 @dataclass(frozen=True)
@@ -54,13 +54,12 @@ def run(spark: SparkSession, catalog: Catalog | None = None, docs: Path | None =
     documented = documented_tables(declared)
     edges = lineage_edges(declared)
     rows, unchanged = {}, []
-    for name, schema, content in ((CATALOG_RESOURCE, RESOURCE_SCHEMA, resource_rows(catalog)),
-                                  (CATALOG_ITEM, ITEM_SCHEMA, item_rows(catalog)),
-                                  (LINEAGE, LINEAGE_SCHEMA, lineage_rows(edges))):
-        if write_unless_unchanged(spark, name, schema, content, profile):
-            rows[name] = len(content)
+    for table, content in ((ops_tables.CATALOG_RESOURCE, resource_rows(catalog)),
+                           (ops_tables.CATALOG_ITEM, item_rows(catalog)), (ops_tables.LINEAGE, lineage_rows(edges))):
+        if write_unless_unchanged(spark, table, content, profile):
+            rows[table.name] = len(content)
         else:
-            unchanged.append(name)
+            unchanged.append(table.name)
     schemas = lake_schemas(spark, documented, profile)
     pages = dictionary.table_pages(documented, edges, schemas)
     now = datetime.now(ZoneInfo(spark.conf.get("spark.sql.session.timeZone")))
@@ -69,15 +68,15 @@ def run(spark: SparkSession, catalog: Catalog | None = None, docs: Path | None =
     return Written(rows, unchanged, path, undeclared, time.monotonic() - started)
 
 
-def write_unless_unchanged(spark: SparkSession, name: str, schema: StructType, rows: list[tuple],
+def write_unless_unchanged(spark: SparkSession, table: OpsTable, rows: list[tuple],
                            profile: Profile | None = None) -> bool:
     """Replace the table with these rows in one commit, unless its last commit wrote the same
     rows; whether it wrote."""
     content = json.dumps(rows, ensure_ascii=False, default=str)
-    fingerprint = lake.inputs_fingerprint(spark, [], schema.json(), content, profile=profile)
-    if lake.recorded_fingerprint(spark, name, profile) == fingerprint:
+    fingerprint = lake.inputs_fingerprint(spark, [], table.schema.json(), content, profile=profile)
+    if lake.recorded_fingerprint(spark, table.name, profile) == fingerprint:
         return False
-    lake.write_table(spark.createDataFrame(rows, schema), name, "overwrite", profile, made_from=fingerprint)
+    table.write(spark, rows, profile, made_from=fingerprint)
     return True
 
 

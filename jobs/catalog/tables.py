@@ -4,43 +4,17 @@ resource catalog (数据资源目录) of `conf/catalog` and the jobs' declared l
 
 from __future__ import annotations
 
-from pyspark.sql import types as T
-
 from citylake.catalog import Catalog, Resource
+from citylake.ops_tables import CATALOG_ITEM as ITEM_TABLE, CATALOG_RESOURCE as RESOURCE_TABLE, LINEAGE as LINEAGE_TABLE
 from citylake.settings import lake_layout
 from jobs.catalog.model import Edge, layer_of
 from jobs.integrate.standardize import key_targets
 
-CATALOG_RESOURCE = "ops.catalog_resource"
-CATALOG_ITEM = "ops.catalog_item"
-LINEAGE = "ops.lineage"
+CATALOG_RESOURCE, RESOURCE_SCHEMA = RESOURCE_TABLE.name, RESOURCE_TABLE.schema
+CATALOG_ITEM, ITEM_SCHEMA = ITEM_TABLE.name, ITEM_TABLE.schema
+LINEAGE, LINEAGE_SCHEMA = LINEAGE_TABLE.name, LINEAGE_TABLE.schema
 
 SHARING_NAMES = {"unconditional": "无条件共享", "conditional": "有条件共享", "not_shared": "不予共享"}
-
-
-def _schema(columns: str) -> T.StructType:
-    """A schema from `name type, ...` with the few types these tables use (no Spark session needed)."""
-    types = {"string": T.StringType(), "int": T.IntegerType(), "double": T.DoubleType(), "boolean": T.BooleanType(),
-             "array<string>": T.ArrayType(T.StringType())}
-    return T.StructType([T.StructField(name, types[kind]) for name, kind in
-                         (column.split() for column in columns.split(", "))])
-
-
-RESOURCE_SCHEMA = _schema(
-    "department string, department_name string, department_name_en string, resource string, "
-    "resource_name string, resource_name_en string, description string, format string, encoding string, "
-    "modes array<string>, full_cycle string, incremental_cycle string, key array<string>, "
-    "key_columns array<string>, operation_column string, change_time_column string, division_column string, "
-    "street_column string, sharing string, sharing_name string, quarantine_limit double, delete_guard double, "
-    "items int, raw_table string, integrated_table string, history_table string, conf_file string")
-
-ITEM_SCHEMA = _schema(
-    "department string, resource string, position int, source_column string, target_column string, "
-    "type string, required boolean, in_key boolean, role string, element string, element_label string, "
-    "element_standard string, description string")
-
-LINEAGE_SCHEMA = _schema(
-    "table_name string, layer string, source string, source_layer string, job string, kind string, detail string")
 
 
 def resource_rows(catalog: Catalog) -> list[tuple]:

@@ -26,39 +26,16 @@ from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from citylake import lake
 from citylake.catalog import Catalog, Resource
 from citylake.files import file_digest
+from citylake.ops_tables import CORRECTIONS as CORRECTIONS_TABLE
 
-CORRECTIONS = "ops.corrections"
+CORRECTIONS, SCHEMA = CORRECTIONS_TABLE.name, CORRECTIONS_TABLE.schema
 OPEN, CLOSED = "open", "closed"
 # the columns a correction package adds to the department's own
 RULE_COLUMN, REASON_COLUMN, BATCH_COLUMN, RECORD_COLUMN, TEXT_COLUMN = "错误规则", "错误原因", "原批次", "原行号", "原始行"
-
-SCHEMA = T.StructType([
-    T.StructField("correction_id", T.StringType()),
-    T.StructField("department", T.StringType()),
-    T.StructField("resource", T.StringType()),
-    T.StructField("batch_id", T.StringType()),
-    T.StructField("sequence", T.LongType()),
-    T.StructField("file", T.StringType()),
-    T.StructField("record", T.LongType()),
-    T.StructField("key", T.StringType()),          # as delivered
-    T.StructField("key_std", T.StringType()),      # standardized, when the delivered key is valid
-    T.StructField("key_body", T.StringType()),     # delivered key without its last character
-    T.StructField("rule", T.StringType()),
-    T.StructField("reason", T.StringType()),
-    T.StructField("row_values", T.MapType(T.StringType(), T.StringType())),
-    T.StructField("row_text", T.StringType()),
-    T.StructField("opened_at", T.TimestampType()),   # when the quarantined batch was extracted
-    T.StructField("status", T.StringType()),
-    T.StructField("closed_at", T.TimestampType()),   # when the correcting batch was extracted
-    T.StructField("closed_by_batch", T.StringType()),
-    T.StructField("age_days", T.IntegerType()),      # days open: to closed_at, or to as_of while open
-    T.StructField("as_of", T.TimestampType()),       # when an open correction's age was last rewritten
-])
 
 
 def open_corrections(spark: SparkSession, quarantined: DataFrame, opened_at: Column) -> None:
@@ -74,7 +51,7 @@ def open_corrections(spark: SparkSession, quarantined: DataFrame, opened_at: Col
         F.lit(None).cast("timestamp").alias("closed_at"), F.lit(None).cast("string").alias("closed_by_batch"),
         F.lit(None).cast("int").alias("age_days"), F.lit(None).cast("timestamp").alias("as_of"),
     )
-    lake.create_table_if_missing(spark, CORRECTIONS, SCHEMA)
+    CORRECTIONS_TABLE.create_if_missing(spark)
     (lake.delta_table(spark, CORRECTIONS).alias("c")
      .merge(rows.alias("n"), "c.correction_id = n.correction_id")
      .whenNotMatchedInsertAll().execute())

@@ -8,43 +8,15 @@ from datetime import datetime, timezone
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from citylake import lake
+from citylake.ops_tables import EXCHANGE_RECEIPT, EXCHANGE_SEND
 from jobs.exchange.package import Written
 
-SENDS = "ops.exchange_send"
-RECEIPTS = "ops.exchange_receipt"
+SENDS, SEND = EXCHANGE_SEND.name, EXCHANGE_SEND.schema
+RECEIPTS, RECEIPT = EXCHANGE_RECEIPT.name, EXCHANGE_RECEIPT.schema
 SENT, ACCEPTED, REJECTED = "sent", "accepted", "rejected"
 RECORDED, REFUSED = "recorded", "refused"
-
-SEND = T.StructType([
-    T.StructField("package_id", T.StringType()),
-    T.StructField("kind", T.StringType()),
-    T.StructField("target", T.StringType()),
-    T.StructField("resource", T.StringType()),
-    T.StructField("tables", T.ArrayType(T.StringType())),
-    T.StructField("rows", T.LongType()),
-    T.StructField("files", T.IntegerType()),
-    T.StructField("checksum", T.StringType()),
-    T.StructField("path", T.StringType()),
-    T.StructField("resend", T.BooleanType()),
-    T.StructField("sent_at", T.TimestampType()),
-    T.StructField("status", T.StringType()),
-    T.StructField("receipt", T.StringType()),
-    T.StructField("receipt_at", T.TimestampType()),
-])
-RECEIPT = T.StructType([
-    T.StructField("receipt_file", T.StringType()),
-    T.StructField("sha256", T.StringType()),
-    T.StructField("package_id", T.StringType()),
-    T.StructField("outcome", T.StringType()),
-    T.StructField("accepted", T.BooleanType()),
-    T.StructField("rows", T.LongType()),
-    T.StructField("message", T.StringType()),
-    T.StructField("reason", T.StringType()),
-    T.StructField("read_at", T.TimestampType()),
-])
 
 
 def sends(spark: SparkSession, package_id: str | None = None) -> list[dict]:
@@ -73,7 +45,7 @@ def record_send(spark: SparkSession, written: Written, kind: str, target: str, r
            "rows": written.rows, "files": sum(len(t["files"]) for t in written.manifest["tables"]),
            "checksum": written.checksum, "path": str(written.folder), "resend": resend,
            "sent_at": datetime.now(timezone.utc), "status": SENT, "receipt": None, "receipt_at": None}
-    lake.write_table(spark.createDataFrame([row], SEND), SENDS, "append")
+    EXCHANGE_SEND.write(spark, [row])
     return row
 
 
@@ -89,7 +61,7 @@ def record_receipts(spark: SparkSession, rows: list[dict], receipts: dict[str, s
     `receipts`, by file name) also answers its package's sends still waiting for one."""
     if not rows:
         return
-    lake.write_table(spark.createDataFrame(rows, RECEIPT), RECEIPTS, "append")
+    EXCHANGE_RECEIPT.write(spark, rows)
     for row in rows:
         if row["outcome"] == RECORDED:
             lake.delta_table(spark, SENDS).update(

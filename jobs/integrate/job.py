@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 
 from citylake import lake
 from citylake.catalog import Catalog, Divisions, Resource, load_catalog, load_divisions
+from citylake.ops_tables import BATCH_LEDGER, INTEGRATION, QUARANTINE, UNPARSEABLE, now, replace_quarantined
 from citylake.rules import Rules, RulesFile, load_rules
 from jobs.corrections import job as corrections
 from jobs.integrate import ledger, metrics, quality
@@ -34,9 +35,6 @@ from jobs.integrate.metrics import BatchMeasure
 from jobs.integrate.quality import BLOCKING, FAILURES, value_of
 from jobs.integrate.standardize import (change_time_target, data_columns, delivered_text, key_targets, operation,
                                         standardized, typed_value)
-from jobs.landing import quarantine
-from jobs.landing.ledger import LEDGER
-from jobs.landing.manifest import now
 
 INVALID_CHECK_DIGIT = "invalid_check_digit"
 log = logging.getLogger(__name__)
@@ -120,9 +118,9 @@ def integration_order(catalog: Catalog, rules: RulesFile) -> list[Resource]:
 
 def landed_batches(spark: SparkSession, resource: Resource) -> list[Batch]:
     """Every batch of the resource the landing ledger says landed, in sequence order."""
-    if not lake.table_exists(spark, LEDGER):
+    if not lake.table_exists(spark, BATCH_LEDGER.name):
         return []
-    rows = (lake.read_table(spark, LEDGER)
+    rows = (lake.read_table(spark, BATCH_LEDGER.name)
             .where((F.col("department") == resource.department) & (F.col("resource") == resource.code)
                    & (F.col("status") == "landed"))
             .select("batch_id", "sequence", "mode", "extracted_at").distinct().collect())
@@ -166,8 +164,8 @@ def integrate_resource(context: Context, resource: Resource, pending: list[Batch
                                            [m.measure for m in measures], started))
         # A rejected batch's blocked rows too: they are what the department must fix before it
         # sends the batch again.
-        quarantine.replace_batch_rows(spark, quarantined_rows(evaluated, resource, started),
-                                      resource.department, resource.code, ids, quarantine.INTEGRATION)
+        replace_quarantined(spark, quarantined_rows(evaluated, resource, started),
+                            resource.department, resource.code, ids, INTEGRATION)
     counts: dict[str, dict[str, int]] = {}
     for run in batch_runs(accepted):
         with timed(f"apply sequence {run[0].sequence}-{run[-1].sequence}", resource):
@@ -294,7 +292,7 @@ def quarantined_rows(evaluated: DataFrame, resource: Resource, at: datetime) -> 
         F.col("_batch_id").alias("batch_id"), F.col("_sequence").alias("sequence"), F.col("_file").alias("file"),
         F.col("_record").alias("record"), blocked["code"].alias("rule"),
         quality.failure_reason(F.col(FAILURES)).alias("reason"), F.lit(None).cast("string").alias("row_text"),
-        F.lit(at).alias("quarantined_at"), F.lit(quarantine.INTEGRATION).alias("stage"),
+        F.lit(at).alias("quarantined_at"), F.lit(INTEGRATION).alias("stage"),
         blocked["check"].alias("check"), blocked["column"].alias("column_name"),
         blocked["delivered"].alias("delivered_value"), quality.delivered_key(evaluated.columns, resource).alias("key"),
         values.alias("row_values"), standardized_key(resource).alias("key_std"),
@@ -395,11 +393,11 @@ def track_corrections(spark: SparkSession, evaluated: DataFrame, resource: Resou
 
 def unparseable_rows(spark: SparkSession, resource: Resource, batch_ids: list[str]) -> DataFrame:
     """What landing quarantined of these batches: rows that could not be parsed."""
-    if not lake.table_exists(spark, quarantine.QUARANTINE):
-        return spark.createDataFrame([], quarantine.QUARANTINE_SCHEMA)
-    return lake.read_table(spark, quarantine.QUARANTINE).where(
+    if not lake.table_exists(spark, QUARANTINE.name):
+        return QUARANTINE.frame(spark, [])
+    return lake.read_table(spark, QUARANTINE.name).where(
         (F.col("department") == resource.department) & (F.col("resource") == resource.code)
-        & F.col("batch_id").isin(batch_ids) & (F.col("rule") == quarantine.UNPARSEABLE))
+        & F.col("batch_id").isin(batch_ids) & (F.col("rule") == UNPARSEABLE))
 
 
 def standardized_key(resource: Resource) -> Column:

@@ -16,35 +16,12 @@ from datetime import datetime
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from citylake import lake
+from citylake.ops_tables import INTEGRATION_LEDGER as LEDGER_TABLE
 
-INTEGRATION_LEDGER = "ops.integration_ledger"
+INTEGRATION_LEDGER, SCHEMA = LEDGER_TABLE.name, LEDGER_TABLE.schema
 APPLIED, REJECTED = "applied", "rejected"
-
-SCHEMA = T.StructType([
-    T.StructField("department", T.StringType()),
-    T.StructField("resource", T.StringType()),
-    T.StructField("batch_id", T.StringType()),
-    T.StructField("sequence", T.LongType()),
-    T.StructField("mode", T.StringType()),
-    T.StructField("extracted_at", T.TimestampType()),
-    T.StructField("status", T.StringType()),       # applied | rejected
-    T.StructField("reason", T.StringType()),
-    T.StructField("run_id", T.StringType()),
-    T.StructField("rows_in", T.LongType()),
-    T.StructField("rows_quarantined", T.LongType()),
-    T.StructField("rows_warned", T.LongType()),
-    T.StructField("inserted", T.LongType()),
-    T.StructField("updated", T.LongType()),
-    T.StructField("deleted", T.LongType()),
-    T.StructField("unchanged", T.LongType()),
-    T.StructField("late", T.LongType()),
-    T.StructField("started_at", T.TimestampType()),
-    T.StructField("finished_at", T.TimestampType()),
-    T.StructField("duration_s", T.DoubleType()),
-])
 
 
 @dataclass
@@ -82,8 +59,7 @@ class IntegrationEntry:
 def record(spark: SparkSession, entries: list[IntegrationEntry]) -> None:
     """Append the run's outcomes; written last, so a batch is pending until its run completed."""
     if entries:
-        lake.write_table(spark.createDataFrame([entry.as_row() for entry in entries], SCHEMA),
-                         INTEGRATION_LEDGER, "append")
+        LEDGER_TABLE.write(spark, [entry.as_row() for entry in entries])
 
 
 def integrated_batches(spark: SparkSession, department: str, resource: str) -> set[str]:

@@ -15,30 +15,13 @@ from datetime import datetime
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from citylake import lake
+from citylake.ops_tables import QUALITY_METRICS as METRICS_TABLE, QUALITY_SCORE as SCORE_TABLE
 from jobs.integrate.quality import RuleCheck
 
-QUALITY_METRICS = "ops.quality_metrics"
-QUALITY_SCORE = "ops.quality_score"
+QUALITY_METRICS, METRICS_SCHEMA, QUALITY_SCORE = METRICS_TABLE.name, METRICS_TABLE.schema, SCORE_TABLE.name
 KINDS = ("completeness", "validity", "uniqueness", "referential", "timeliness")
-
-METRICS_SCHEMA = T.StructType([
-    T.StructField("department", T.StringType()),
-    T.StructField("resource", T.StringType()),
-    T.StructField("batch_id", T.StringType()),
-    T.StructField("sequence", T.LongType()),
-    T.StructField("extracted_at", T.TimestampType()),
-    T.StructField("check", T.StringType()),
-    T.StructField("kind", T.StringType()),
-    T.StructField("column_name", T.StringType()),
-    T.StructField("action", T.StringType()),
-    T.StructField("rows_checked", T.LongType()),
-    T.StructField("rows_failed", T.LongType()),
-    T.StructField("pass_rate", T.DoubleType()),
-    T.StructField("measured_at", T.TimestampType()),
-])
 
 
 @dataclass(frozen=True)
@@ -70,12 +53,10 @@ def record(spark: SparkSession, department: str, resource: str, rows: list[tuple
     """Write the batches' metrics, replacing what an interrupted run wrote for the same batches."""
     if not rows:
         return
-    frame = spark.createDataFrame(rows, METRICS_SCHEMA)
+    frame = METRICS_TABLE.frame(spark, rows)
     if lake.table_exists(spark, QUALITY_METRICS):
-        batches = sorted({row[2] for row in rows})
-        lake.delta_table(spark, QUALITY_METRICS).delete(
-            (F.col("department") == department) & (F.col("resource") == resource) & F.col("batch_id").isin(batches))
-    lake.write_table(frame, QUALITY_METRICS, "append")
+        METRICS_TABLE.delete_batches(spark, department, resource, sorted({row[2] for row in rows}))
+    METRICS_TABLE.write(spark, frame)
 
 
 def scores(metrics: DataFrame) -> DataFrame:
@@ -123,5 +104,4 @@ def refresh_scores(spark: SparkSession) -> None:
     fingerprint = lake.inputs_fingerprint(spark, [QUALITY_METRICS])
     if lake.recorded_fingerprint(spark, QUALITY_SCORE) == fingerprint:
         return
-    lake.write_table(scores(lake.read_table(spark, QUALITY_METRICS)), QUALITY_SCORE, "overwrite",
-                     made_from=fingerprint)
+    SCORE_TABLE.write(spark, scores(lake.read_table(spark, QUALITY_METRICS)), made_from=fingerprint)

@@ -9,34 +9,13 @@ import pyarrow.compute as pc
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from citylake import lake
-from citylake.delta_files import NotArrowReadable, append_rows, read_arrow
-from citylake.settings import lake_layout
+from citylake.delta_files import NotArrowReadable, read_arrow
+from citylake.ops_tables import BATCH_LEDGER
 from jobs.landing.manifest import now
 
-LEDGER = "ops.batch_ledger"
-
-LEDGER_SCHEMA = T.StructType([
-    T.StructField("department", T.StringType()),
-    T.StructField("resource", T.StringType()),
-    T.StructField("batch_id", T.StringType()),
-    T.StructField("sequence", T.LongType()),
-    T.StructField("mode", T.StringType()),
-    T.StructField("extracted_at", T.TimestampType()),
-    T.StructField("status", T.StringType()),          # landed | replay | rejected | held | released
-    T.StructField("reason", T.StringType()),
-    T.StructField("content_sha256", T.StringType()),
-    T.StructField("rows_read", T.LongType()),
-    T.StructField("rows_landed", T.LongType()),
-    T.StructField("rows_quarantined", T.LongType()),
-    T.StructField("drift_columns", T.ArrayType(T.StringType())),
-    T.StructField("package_path", T.StringType()),
-    T.StructField("started_at", T.TimestampType()),
-    T.StructField("finished_at", T.TimestampType()),
-    T.StructField("duration_s", T.DoubleType()),
-])
+LEDGER, LEDGER_SCHEMA = BATCH_LEDGER.name, BATCH_LEDGER.schema
 
 
 @dataclass
@@ -67,15 +46,8 @@ class LedgerEntry:
 
 
 def record(spark: SparkSession, entry: LedgerEntry) -> None:
-    """Append one package's outcome to the ledger, as one Delta commit of one Arrow-written file
-    (a DataFrame write of one row would run Spark jobs for it)."""
-    try:
-        folder = lake.table_folder(LEDGER)
-    except ValueError:  # a warehouse off the local disk (s3a://): Arrow cannot write there, Spark can
-        lake.write_table(spark.createDataFrame([entry.as_row()], LEDGER_SCHEMA), LEDGER, "append")
-        return
-    append_rows(spark, lake.table_uri(LEDGER), folder, LEDGER_SCHEMA, [entry.as_row()], lake_layout().table_properties)
-    lake.publish(LEDGER)
+    """Append one package's outcome to the ledger (one commit)."""
+    BATCH_LEDGER.write(spark, [entry.as_row()])
 
 
 @dataclass

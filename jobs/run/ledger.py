@@ -10,30 +10,13 @@ from datetime import date, datetime
 
 from pyspark.sql import SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from citylake import lake
+from citylake.ops_tables import JOB_RUN as JOB_RUN_TABLE
 
-JOB_RUN = "ops.job_run"
+JOB_RUN, SCHEMA = JOB_RUN_TABLE.name, JOB_RUN_TABLE.schema
 RUN = "(run)"  # the step name of a run's own row
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
-
-SCHEMA = T.StructType([
-    T.StructField("run_id", T.StringType(), False),
-    T.StructField("run_date", T.DateType(), False),
-    T.StructField("step", T.StringType(), False),
-    T.StructField("attempt", T.IntegerType(), False),
-    T.StructField("started_at", T.TimestampType(), False),
-    T.StructField("ended_at", T.TimestampType(), True),
-    T.StructField("rows_in", T.LongType(), True),
-    T.StructField("rows_out", T.LongType(), True),
-    T.StructField("outcome", T.StringType(), False),
-    T.StructField("error", T.StringType(), True),
-    T.StructField("detail", T.StringType(), True),
-    T.StructField("host", T.StringType(), False),
-    T.StructField("pid", T.IntegerType(), False),
-    T.StructField("recorded_at", T.TimestampType(), False),
-])
 
 
 @dataclass(frozen=True)
@@ -54,8 +37,8 @@ class Attempt:
 def record(spark: SparkSession, attempt: Attempt) -> None:
     """Append the attempt's state as one commit."""
     row = asdict(attempt) | {"host": socket.gethostname(), "pid": os.getpid(), "recorded_at": datetime.now()}
-    lake.create_table_if_missing(spark, JOB_RUN, SCHEMA)
-    lake.write_table(spark.createDataFrame([row], SCHEMA), JOB_RUN, "append")
+    JOB_RUN_TABLE.create_if_missing(spark)
+    JOB_RUN_TABLE.write(spark, [row])
 
 
 def latest_states(spark: SparkSession, run_id: str | None = None) -> list[Attempt]:

@@ -18,49 +18,19 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 from pyspark.sql import SparkSession
-from pyspark.sql import types as T
 
 from citylake import lake
 from citylake.access import Grant, write_grants
+from citylake.ops_tables import SHARE_REQUEST, SHARE_REQUEST_HISTORY
 from citylake.settings import Profile, profile as active_profile
 from citylake.sharing import SharingPolicy, load_policy
 
-REQUESTS = "ops.share_request"
-HISTORY = "ops.share_request_history"
+REQUESTS, REQUEST = SHARE_REQUEST.name, SHARE_REQUEST.schema
+HISTORY, STEP = SHARE_REQUEST_HISTORY.name, SHARE_REQUEST_HISTORY.schema
 ZONE = ZoneInfo("Asia/Shanghai")
 PENDING, APPROVED, REJECTED, REVOKED, EXPIRED = "pending", "approved", "rejected", "revoked", "expired"
 STATUSES = (PENDING, APPROVED, REJECTED, REVOKED, EXPIRED)
 AUTOMATIC = "citylake share"  # who answers what the policy decides by itself
-
-REQUEST = T.StructType([
-    T.StructField("request_id", T.StringType()),
-    T.StructField("requested_by", T.StringType()),
-    T.StructField("consumer", T.StringType()),
-    T.StructField("consumer_name", T.StringType()),
-    T.StructField("table_name", T.StringType()),
-    T.StructField("columns", T.ArrayType(T.StringType())),
-    T.StructField("cleartext", T.BooleanType()),
-    T.StructField("purpose", T.StringType()),
-    T.StructField("until", T.DateType()),
-    T.StructField("sharing", T.StringType()),
-    T.StructField("owner", T.StringType()),
-    T.StructField("status", T.StringType()),
-    T.StructField("requested_at", T.TimestampType()),
-    T.StructField("reply_due", T.DateType()),
-    T.StructField("answered_by", T.StringType()),
-    T.StructField("answered_at", T.TimestampType()),
-    T.StructField("reason", T.StringType()),
-    T.StructField("revision", T.IntegerType()),
-])
-STEP = T.StructType([
-    T.StructField("request_id", T.StringType()),
-    T.StructField("revision", T.IntegerType()),
-    T.StructField("from_status", T.StringType()),
-    T.StructField("to_status", T.StringType()),
-    T.StructField("changed_at", T.TimestampType()),
-    T.StructField("changed_by", T.StringType()),
-    T.StructField("reason", T.StringType()),
-])
 
 
 class ShareError(ValueError):
@@ -68,6 +38,7 @@ class ShareError(ValueError):
 
 
 # --------------------------------------------------------------------------- working days
+
 
 def is_working_day(day: date) -> bool:
     """China's official working days (holidays and adjusted weekends, 调休) where the calendar
@@ -90,6 +61,7 @@ def add_working_days(start: date, days: int) -> date:
 
 
 # --------------------------------------------------------------------------- reading
+
 
 def requests_frame(spark: SparkSession, profile: Profile | None = None) -> pd.DataFrame:
     """Every request in its current state (empty when none was ever made)."""
@@ -121,6 +93,7 @@ def list_requests(spark: SparkSession, status: str | None = None, overdue_on: da
 
 
 # --------------------------------------------------------------------------- changing
+
 
 def request(spark: SparkSession, by: str, table: str, purpose: str, until: date,
             columns: list[str] | None = None, cleartext: bool = False, now: datetime | None = None,
@@ -230,10 +203,10 @@ def _commit(spark: SparkSession, row: dict, before: str | None, by: str, reason:
     step = {"request_id": row["request_id"], "revision": row["revision"], "from_status": before,
             "to_status": row["status"], "changed_at": row["answered_at"] or row["requested_at"],
             "changed_by": by, "reason": reason}
-    lake.write_table(spark.createDataFrame([_naive(_clean(step))], STEP), HISTORY, "append", profile)
+    SHARE_REQUEST_HISTORY.write(spark, [_naive(_clean(step))], profile)
     current = [r for r in requests_frame(spark, profile).to_dict("records") if r["request_id"] != row["request_id"]]
     rows = [_naive(_clean(r)) for r in current] + [_naive(_clean(row))]
-    lake.write_table(spark.createDataFrame(rows, REQUEST), REQUESTS, "overwrite", profile)
+    SHARE_REQUEST.write(spark, rows, profile)
 
 
 def _clean(row: dict) -> dict:
@@ -263,6 +236,7 @@ def _end_of(day) -> datetime:
 
 
 # --------------------------------------------------------------------------- into Trino
+
 
 def grants_in_force(frame: pd.DataFrame, now: datetime) -> list[Grant]:
     """The approved requests whose day is not past, as grants for the access rules."""
