@@ -201,6 +201,11 @@ class Resource(_Strict):
         return f"{self.department}_{self.code}"
 
     @property
+    def raw_table(self) -> str:
+        """The lake table landing writes the resource's deliveries to, e.g. raw.psb_household_registration."""
+        return f"raw.{self.table_name}"
+
+    @property
     def qualified_code(self) -> str:
         return f"{self.department}.{self.code}"
 

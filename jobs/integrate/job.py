@@ -148,7 +148,7 @@ def integrate_resource(context: Context, resource: Resource, pending: list[Batch
     spark, started = context.spark, now()
     rules = context.rules.rules_for(resource)
     ids = [batch.batch_id for batch in pending]
-    raw = lake.read_table(spark, f"raw.{resource.table_name}").where(F.col("_batch_id").isin(ids))
+    raw = lake.read_table(spark, resource.raw_table).where(F.col("_batch_id").isin(ids))
     with timed("standardize and check", resource):
         # Standards are large expressions: each is computed once into a checkpoint, so that the
         # checks and every later step plan against a short lineage instead of the whole tree.

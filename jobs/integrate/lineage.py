@@ -4,6 +4,7 @@ resources they name), and the ledger, quality metrics and scores, quarantine and
 
 from __future__ import annotations
 
+from citylake import ops_tables
 from citylake.catalog import Catalog, Resource
 from citylake.rules import RulesFile, load_rules
 from jobs.catalog.model import (ColumnDoc, Declared, Edge, TableDoc, described_columns, element_column,
@@ -14,9 +15,8 @@ from jobs.integrate.changes import CURRENT_COLUMNS, HISTORY_COLUMNS
 from jobs.integrate.ledger import INTEGRATION_LEDGER, SCHEMA as LEDGER_SCHEMA
 from jobs.integrate.metrics import KINDS, METRICS_SCHEMA, QUALITY_METRICS, QUALITY_SCORE
 from jobs.integrate.standardize import data_columns, key_targets
-from jobs.landing.job import raw_table
-from jobs.landing.ledger import LEDGER
-from jobs.landing.quarantine import QUARANTINE
+
+LEDGER, QUARANTINE = ops_tables.BATCH_LEDGER.name, ops_tables.QUARANTINE.name
 
 # The columns after a resource's own: (type, 中文, English); `changes.table_schema` is the truth
 # they are tested against.
@@ -92,7 +92,7 @@ def declared(catalog: Catalog, rules: RulesFile | None = None) -> Declared:
     tables, edges = [], []
     for resource in catalog:
         current, history = integrated_tables(resource)
-        raw = raw_table(resource)
+        raw = resource.raw_table
         tables += [integrated_doc(catalog, resource, history=False), integrated_doc(catalog, resource, history=True)]
         edges += [Edge(current, raw, "standardize", "standards (conf/elements.yml), quality rules (conf/rules.yml)"),
                   Edge(history, raw, "history", "every change applied in business time"),
@@ -130,7 +130,7 @@ def integrated_doc(catalog: Catalog, resource: Resource, *, history: bool) -> Ta
         element = catalog.element(column.element)
         standard = f", {element.standard}" if element.standard else ""
         columns.append(element_column(column.target, column.type, element, column.description,
-                                      f"{raw_table(resource)}.{column.source} as {column.element}{standard}"))
+                                      f"{resource.raw_table}.{column.source} as {column.element}{standard}"))
     columns += [ColumnDoc(name, *CHANGE_COLUMNS[name], "integration")
                 for name in (HISTORY_COLUMNS if history else CURRENT_COLUMNS)]
     key = key_targets(resource)

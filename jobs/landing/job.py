@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def raw_table(resource: Resource) -> str:
-    return f"raw.{resource.table_name}"
+    return resource.raw_table
 
 
 def land_inbox(spark: SparkSession, inbox: Path | None = None, catalog: Catalog | None = None,
