@@ -12,7 +12,7 @@ import trino
 from trino.auth import BasicAuthentication
 
 from citylake.trino import security
-from citylake.trino.server import TrinoError, local_location, node_id, presents_certificate
+from citylake.trino.instance import TrinoError, local_location, node_id, presents_certificate
 from citylake.settings import Profile, lake_layout, profile as active_profile
 
 

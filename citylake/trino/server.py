@@ -7,7 +7,6 @@ generated `etc/`, data, pid file and logs, so a test server and a demo server ne
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -17,59 +16,14 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from citylake.fetch import fetch_artifact
 from citylake.java import find_jdk
 from citylake.settings import Profile, memory_bytes
 from citylake.trino import security
-
-
-class TrinoError(RuntimeError):
-    """Trino could not be installed, started or reached; the message carries the log's tail."""
-
-
-@dataclass(frozen=True)
-class Instance:
-    """Where one Trino server's files live."""
-
-    root: Path
-
-    @property
-    def etc(self) -> Path:
-        return self.root / "etc"
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.root / "trino.pid"
-
-    @property
-    def server_log(self) -> Path:
-        return self.root / "log" / "server.log"
-
-    @property
-    def launcher_log(self) -> Path:
-        return self.root / "log" / "launcher.log"
-
-    @property
-    def metastore(self) -> Path:
-        return self.root / "metastore"
-
-
-def instance_for(profile: Profile) -> Instance:
-    return Instance(profile.path("var") / "trino")
-
-
-def node_id(profile: Profile) -> str:
-    """The id the managed server of this profile's lake runs under: it names the warehouse it
-    serves, so a client can tell its own lake's server from another one on the same port."""
-    warehouse = str(profile.path("warehouse").resolve())
-    return f"citylake-{profile.name}-{hashlib.sha256(warehouse.encode()).hexdigest()[:16]}"
+from citylake.trino.client import require_own_server, run_query
+from citylake.trino.instance import Instance, TrinoError, instance_for, local_location, local_root, node_id
 
 
 def server_coordinate(version: str) -> str:
@@ -255,18 +209,6 @@ def catalog_properties(profile: Profile, instance: Instance) -> dict[str, str]:
     return properties
 
 
-def local_root(profile: Profile) -> Path:
-    """The folder Trino's local file system is rooted at: the warehouse and the metastore, no more."""
-    warehouse = profile.path("warehouse").resolve()
-    metastore = instance_for(profile).metastore.resolve()
-    return Path(os.path.commonpath([warehouse, metastore]))
-
-
-def local_location(profile: Profile, path: Path) -> str:
-    """The `local:///...` location Trino uses for a folder under its local root."""
-    return "local:///" + path.resolve().relative_to(local_root(profile)).as_posix()
-
-
 def jvm_options(heap: str) -> list[str]:
     """Trino's recommended JVM options with the profile's heap."""
     memory_bytes(heap)
@@ -306,15 +248,6 @@ def address(profile: Profile) -> str:
     return f"https://{profile.trino.host}:{profile.trino.port}"
 
 
-def presents_certificate(profile: Profile, certificate: Path) -> bool:
-    """Whether the server at the profile's address presents this certificate (the one made for it)."""
-    try:
-        served = ssl.get_server_certificate((profile.trino.host, profile.trino.port), timeout=5)
-    except OSError:
-        return False
-    return ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(certificate.read_text())
-
-
 def server_info(profile: Profile, timeout: float = 2.0) -> dict | None:
     """Trino's /v1/info answer, or None when nothing answers at the profile's address."""
     url = f"{address(profile)}/v1/info"
@@ -338,8 +271,6 @@ def start(profile: Profile) -> dict:
         raise TrinoError(f"profile {profile.name!r}: Trino is not managed by citylake (trino.managed=false)")
     instance = instance_for(profile)
     if is_running(profile):
-        from citylake.trino.client import require_own_server  # the client needs a live server
-
         require_own_server(profile)
         start_audit_receiver(profile)
         return server_info(profile) or {}
@@ -353,8 +284,6 @@ def start(profile: Profile) -> dict:
 
 def wait_until_ready(profile: Profile, instance: Instance) -> dict:
     """Block until the server runs a query, or raise with the server log's tail."""
-    from citylake.trino.client import run_query  # the client needs a live server; import late
-
     deadline = time.monotonic() + profile.trino.start_timeout_s
     while time.monotonic() < deadline:
         if _launcher_status(profile, instance) != 0:
