@@ -443,6 +443,59 @@ def cmd_audit(args: argparse.Namespace) -> None:
                       f"({spool_dir(settings)})")
 
 
+def cmd_assess(args: argparse.Namespace) -> None:
+    """Score every department's sharing performance per month (共享绩效考核) into lake.ops.share_assessment."""
+    from citylake.spark import spark_session
+    from jobs.assess.job import MonthNotAssessable, NothingToAssess, assess
+
+    try:
+        with console.status("sharing performance assessment"):
+            done = assess(spark_session(), month=args.month, force=args.force)
+    except (NothingToAssess, MonthNotAssessable) as refused:
+        console.print(f"[yellow]assess:[/yellow] {refused}")
+        sys.exit(1)
+    months = f"{done.months[0]} to {done.months[-1]}" if len(done.months) > 1 else done.months[0]
+    console.print(f"lake.ops.share_assessment: {months}, "
+                  + ("up to date" if done.up_to_date else f"{done.rows} rows written in {done.seconds:.0f} s"))
+    for note in done.notes:
+        console.print(f"[yellow]note[/yellow] {note}")
+    table = Table(title=f"共享绩效考核 Sharing performance, {done.months[-1]}")
+    for column, justify in (("rank", "right"), ("department", "left"), ("total", "right"), ("change", "right")):
+        table.add_column(column, justify=justify)
+    for rank, name, total, change in done.ranking:
+        table.add_row(str(rank), name, f"{total:.2f}", "" if change is None else f"{change:+.2f}")
+    console.print(table)
+
+
+def month_argument(value: str) -> date:
+    """A `YYYY-MM` command-line month as its first day."""
+    try:
+        return date.fromisoformat(f"{value}-01")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a month like 2026-03") from None
+
+
+def cmd_maintain(args: argparse.Namespace) -> None:
+    """Compact small files (Z-ordered on lookup keys), purge deletion vectors, vacuum old files; no row changes."""
+    from citylake.spark import spark_session
+    from jobs.maintain.job import maintain
+
+    try:
+        with console.status("table maintenance"):
+            done = maintain(spark_session(), args.table, dry_run=args.dry_run)
+    except ValueError as refused:
+        console.print(f"[red]maintain:[/red] {refused}")
+        sys.exit(2)
+    table = Table(title=("would do" if args.dry_run else "maintained")
+                  + f" (vacuum retention {done.retention_hours:g} h)")
+    for column in ("table", "files", "after", "vacuumed", "why"):
+        table.add_column(column)
+    for each in done.changed:
+        table.add_row(each.plan.name, str(each.files_before), str(each.files_after), str(each.vacuumed_files),
+                      "; ".join(each.plan.reasons))
+    console.print(table if done.changed else f"{len(done.tables)} tables: nothing to do")
+
+
 def cmd_share(args: argparse.Namespace) -> None:
     """Request, answer and list shares of lake tables (有条件共享); every change reaches Trino's rules at once."""
     from citylake.spark import spark_session
@@ -768,6 +821,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="load: spooled events into the lake; receive: run the receiver in the foreground")
     audit.add_argument("--port", type=int, help="receive: port to listen on (default: the recorded or configured one)")
     audit.set_defaults(func=cmd_audit)
+
+    assess = commands.add_parser("assess", help=cmd_assess.__doc__)
+    assess.add_argument("--month", type=month_argument, help="assess this month only (YYYY-MM); default: every month")
+    assess.add_argument("--force", action="store_true", help="assess again even if nothing changed")
+    assess.set_defaults(func=cmd_assess)
+
+    maintain = commands.add_parser("maintain", help=cmd_maintain.__doc__)
+    maintain.add_argument("--table", action="append", help="only this lake table, e.g. integrated.psb_household_registration "
+                          "(repeatable)")
+    maintain.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
+    maintain.set_defaults(func=cmd_maintain)
 
     share = commands.add_parser("share", help=cmd_share.__doc__)
     share_actions = share.add_subparsers(dest="action", required=True)

@@ -123,19 +123,44 @@ def table_version(spark: SparkSession, name: str, profile: Profile | None = None
     return logged_version(spark, table_uri(name, profile))
 
 
+# Commits that change neither a table's rows nor its schema (table maintenance): a job whose
+# inputs were only compacted or vacuumed has nothing new to read.
+MAINTENANCE_OPERATIONS = ("OPTIMIZE", "REORG", "VACUUM START", "VACUUM END")
+
+
+def data_version(spark: SparkSession, name: str, profile: Profile | None = None) -> int | None:
+    """The table's latest version that changed its rows or schema; None while it does not exist."""
+    change = _latest_change(spark, name, profile)
+    return None if change is None else change["version"]
+
+
+def _latest_change(spark: SparkSession, name: str, profile: Profile | None):
+    """The latest commit that is not table maintenance (version, operation, userMetadata), if any.
+    Maintenance adds at most a few commits per run: the last 20 hold the answer almost always, and
+    a history that short is read without a Spark job."""
+    if table_version(spark, name, profile) is None:
+        return None
+    table = delta_table(spark, name, profile)
+    for limit in (20, None):
+        commits = (table.history(limit) if limit else table.history()).select("version", "operation", "userMetadata")
+        for commit in commits.collect():
+            if commit["operation"] not in MAINTENANCE_OPERATIONS:
+                return commit
+    return None
+
+
 def inputs_fingerprint(spark: SparkSession, tables: list[str], *extra: str, profile: Profile | None = None) -> str:
-    """What a job's output is made from: the version of each input table (absent ones too) and
-    anything else it depends on (its configuration, the day). A job that finds its outputs made
+    """What a job's output is made from: the data version of each input table (absent ones too)
+    and anything else it depends on (its configuration, the day). A job that finds its outputs made
     from the same fingerprint has nothing to do."""
-    parts = [f"{name}@{table_version(spark, name, profile)}" for name in sorted(tables)] + list(extra)
+    parts = [f"{name}@{data_version(spark, name, profile)}" for name in sorted(tables)] + list(extra)
     return "inputs:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def recorded_fingerprint(spark: SparkSession, name: str, profile: Profile | None = None) -> str | None:
-    """The inputs fingerprint the table's latest commit was written with, if any."""
-    if table_version(spark, name, profile) is None:
-        return None
-    return delta_table(spark, name, profile).history(1).select("userMetadata").first()[0]
+    """The inputs fingerprint the table's latest change (not its maintenance) was written with, if any."""
+    change = _latest_change(spark, name, profile)
+    return None if change is None else change["userMetadata"]
 
 
 def rows_written(spark: SparkSession, name: str, profile: Profile | None = None) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from citylake.catalog import Catalog
+from jobs.assess import lineage as assess
 from jobs.audit import lineage as audit
 from jobs.base import lineage as base
 from jobs.catalog import lineage as catalog_job
@@ -36,6 +37,7 @@ JOBS: dict[str, Declarer] = {
     "run": daily_run.declared,
     "share": share.declared,
     "exchange": exchange.declared,
+    "assess": assess.declared,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -62,7 +62,7 @@ def maintain(spark: SparkSession, only: list[str] | None = None, *, dry_run: boo
     result = Maintained(retention_hours=retention_hours(rules.vacuum.retain_hours, longest_step_seconds(spark, profile)))
     for name in only or tables:
         state = table_state(spark, name, keys, rules, profile)
-        plan = plan_table(state, rules, now)
+        plan = plan_table(state, rules, now, timedelta(hours=result.retention_hours))
         if dry_run or not plan.anything:
             result.tables.append(TableDone(plan, state.files, state.files, 0, 0.0))
             continue
@@ -96,7 +96,7 @@ def table_state(spark: SparkSession, name: str, keys: dict[str, list[str]], rule
     vacuums = [row["timestamp"] for row in history if row["operation"] == "VACUUM END"]
     columns = lake.read_table(spark, name, profile).columns
     return TableState(name, int(detail["numFiles"]), int(detail["sizeInBytes"]),
-                      tuple(row["operation"] for row in history),
+                      tuple(row["operation"] for row in history), _utc(history[-1]["timestamp"]),
                       _utc(vacuums[0]) if vacuums else None,
                       zorder_columns(keys.get(name, []), columns, rules.zorder.max_columns))
 

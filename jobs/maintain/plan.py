@@ -24,6 +24,7 @@ class TableState:
     files: int
     size_bytes: int
     operations: tuple[str, ...]
+    created: datetime
     last_vacuum: datetime | None
     zorder: tuple[str, ...]
 
@@ -42,8 +43,9 @@ class TablePlan:
         return self.purge or self.compact or self.vacuum
 
 
-def plan_table(state: TableState, rules: Maintenance, now: datetime) -> TablePlan:
-    """The maintenance `state`'s table needs under `rules` at `now`, with a reason for each part."""
+def plan_table(state: TableState, rules: Maintenance, now: datetime, retention: timedelta) -> TablePlan:
+    """The maintenance `state`'s table needs under `rules` at `now`, with a reason for each part; a
+    table younger than the vacuum's `retention` has no file old enough to vacuum yet."""
     reasons = []
     purge = has_deletion_vectors(state.operations)
     if purge:
@@ -52,7 +54,8 @@ def plan_table(state: TableState, rules: Maintenance, now: datetime) -> TablePla
     if compact:
         average = state.size_bytes / state.files / MB
         reasons.append(f"{state.files} files averaging {average:.2f} MB")
-    vacuum = state.last_vacuum is None or now - state.last_vacuum >= timedelta(days=rules.vacuum.every_days)
+    due = state.last_vacuum is None or now - state.last_vacuum >= timedelta(days=rules.vacuum.every_days)
+    vacuum = due and now - state.created >= retention
     if vacuum:
         reasons.append("never vacuumed" if state.last_vacuum is None else f"last vacuumed {state.last_vacuum:%Y-%m-%d}")
     # a compaction rewrites the files with deletion vectors too: a purge on top would redo it

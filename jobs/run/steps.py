@@ -140,6 +140,19 @@ def dashboards(context: StepContext) -> StepResult:
     return StepResult(rows_out=len(made.built), detail=f"{len(made.built)} dashboards{left_out}")
 
 
+def maintain(context: StepContext) -> StepResult:
+    from jobs.maintain.job import maintain as maintain_tables
+
+    done = maintain_tables(context.spark, profile=context.profile)
+    compacted = sum(t.plan.compact for t in done.tables)
+    purged = sum(t.plan.purge for t in done.tables)
+    vacuumed = [t for t in done.tables if t.plan.vacuum]
+    return StepResult(len(done.tables), len(done.changed),
+                      f"{len(done.tables)} tables: {compacted} compacted, {purged} purged, {len(vacuumed)} vacuumed "
+                      f"({sum(t.vacuumed_files for t in vacuumed)} files deleted, "
+                      f"retention {done.retention_hours:g} h)")
+
+
 STEPS: dict[str, Step] = {
     "land": Step(land),
     "integrate": Step(integrate, needs=("land",)),
@@ -150,4 +163,5 @@ STEPS: dict[str, Step] = {
     "audit": Step(audit),
     "assess": Step(assess, needs=("integrate", "audit")),
     "dashboards": Step(dashboards, needs=("warn",)),
+    "maintain": Step(maintain),
 }

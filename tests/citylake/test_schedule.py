@@ -10,7 +10,7 @@ from citylake.schedule import load_daily_run
 def test_the_shipped_schedule_loads_with_every_step_in_order():
     daily = load_daily_run()
     assert [step.name for step in daily.steps] == [
-        "land", "integrate", "base", "theme", "warn", "catalog", "audit", "dashboards"]
+        "land", "integrate", "base", "theme", "warn", "catalog", "audit", "assess", "dashboards", "maintain"]
     assert daily.schedule.time_zone == "Asia/Shanghai" and daily.step("land").retries == 1
 
 

@@ -96,8 +96,8 @@ def test_every_documented_table_has_lineage_and_every_lake_table_written_is_docu
     written = {edge.table for _, edge in edges if in_lake(edge.table)}
     assert set(documented) == written
     # raw, integrated and history; libraries; ...; the theme tables; the warnings; the query audit and usage; the run
-    # ledger; the share requests and their history; the exchange sends and receipts
-    assert len(documented) == 14 * 3 + 5 * 2 + 2 + 1 + 6 + 3 + len(load_themes().tables) + 2 + 2 + 1 + 2 + 2
+    # ledger; the share requests and their history; the exchange sends and receipts; the sharing assessment
+    assert len(documented) == 14 * 3 + 5 * 2 + 2 + 1 + 6 + 3 + len(load_themes().tables) + 2 + 2 + 1 + 2 + 2 + 1
     for doc in documented.values():
         assert doc.description_zh and doc.description_en and doc.grain and doc.keys
         assert set(doc.keys) <= {column.name for column in doc.columns}, doc.name

@@ -18,9 +18,13 @@ def rules():
     return load_maintenance()
 
 
-def state(files=1, size_mb=100.0, operations=("WRITE",), last_vacuum=NOW, zorder=("id_number",)):
-    return TableState("integrated.psb_household_registration", files, int(size_mb * MB), operations, last_vacuum,
-                      zorder)
+WEEK = timedelta(days=7)
+
+
+def state(files=1, size_mb=100.0, operations=("WRITE",), last_vacuum=NOW, zorder=("id_number",),
+          created=NOW - 4 * WEEK):
+    return TableState("integrated.psb_household_registration", files, int(size_mb * MB), operations, created,
+                      last_vacuum, zorder)
 
 
 def test_deletion_vectors_count_until_a_compaction_or_purge_rewrote_the_files():
@@ -38,18 +42,20 @@ def test_many_small_files_are_compacted_few_or_large_ones_are_not(rules):
 
 
 def test_a_plan_says_why_and_a_compaction_makes_the_purge_needless(rules):
-    plan = plan_table(state(files=40, size_mb=4, operations=("UPDATE", "WRITE"), last_vacuum=None), rules, NOW)
+    plan = plan_table(state(files=40, size_mb=4, operations=("UPDATE", "WRITE"), last_vacuum=None), rules, NOW, WEEK)
     assert (plan.purge, plan.compact, plan.vacuum) == (False, True, True) and plan.zorder == ("id_number",)
     assert plan.reasons == ("rows removed since its last compaction (deletion vectors)",
                             "40 files averaging 0.10 MB", "never vacuumed")
-    only_purge = plan_table(state(operations=("DELETE",)), rules, NOW)
+    only_purge = plan_table(state(operations=("DELETE",)), rules, NOW, WEEK)
     assert (only_purge.purge, only_purge.compact, only_purge.vacuum) == (True, False, False)
 
 
-def test_vacuum_waits_its_interval(rules):
+def test_vacuum_waits_its_interval_and_a_table_older_than_the_retention(rules):
     every = timedelta(days=rules.vacuum.every_days)
-    assert not plan_table(state(last_vacuum=NOW - every + timedelta(hours=1)), rules, NOW).anything
-    assert plan_table(state(last_vacuum=NOW - every), rules, NOW).vacuum
+    assert not plan_table(state(last_vacuum=NOW - every + timedelta(hours=1)), rules, NOW, WEEK).anything
+    assert plan_table(state(last_vacuum=NOW - every), rules, NOW, WEEK).vacuum
+    # no file of a table younger than the retention can be old enough to go
+    assert not plan_table(state(last_vacuum=None, created=NOW - timedelta(days=6)), rules, NOW, WEEK).vacuum
 
 
 def test_retention_never_drops_below_twice_the_longest_step():

@@ -20,7 +20,7 @@ from jobs.run.steps import STEPS, Step, StepFailed
 pytestmark = [pytest.mark.spark, pytest.mark.trino]
 DAY = date(2026, 3, 6)
 # the dashboards have tests of their own on this city; the run's other steps all run here
-STEPS_HERE = ["land", "integrate", "base", "theme", "warn", "catalog", "audit"]
+STEPS_HERE = ["land", "integrate", "base", "theme", "warn", "catalog", "audit", "assess", "maintain"]
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +30,9 @@ def inboxes(theme_city):
 
 
 # The query audit is the record of every Trino query, the runs' own catalog refreshes included: the
-# second run's audit step rightly takes in the queries made since the first run's.
-CHANGING_BY_DESIGN = {ledger.JOB_RUN, "ops.query_audit", "ops.table_usage"}
+# second run's audit step rightly takes in the queries made since the first run's, and the sharing
+# assessment counts them as use.
+CHANGING_BY_DESIGN = {ledger.JOB_RUN, "ops.query_audit", "ops.table_usage", "ops.share_assessment"}
 
 
 def table_versions(spark, settings) -> dict[str, int]:
@@ -55,7 +56,7 @@ def test_a_second_run_finds_nothing_new_and_changes_nothing(spark, settings, tri
     assert (steps["land"].rows_out, steps["integrate"].rows_in, steps["integrate"].rows_out) == (0, 0, 0)
     assert "landed" not in steps["land"].detail, steps["land"].detail
     assert steps["base"].detail.startswith("up to date") and steps["theme"].rows_out == 0
-    assert steps["warn"].rows_out == 0 and steps["catalog"].rows_out == 0
+    assert steps["warn"].rows_out == 0 and steps["catalog"].rows_out == 0 and steps["maintain"].rows_out == 0
     assert table_versions(spark, settings) == before
 
     sync_catalog(trino)
