@@ -17,12 +17,12 @@ from citylake import lake
 from citylake.catalog import Catalog, load_catalog
 from citylake.libraries import load_libraries
 from citylake.maintenance import Maintenance, load_maintenance
+from citylake.ops_tables import JOB_RUN
 from citylake.settings import Profile, profile as active_profile
 from citylake.themes import load_themes
 from jobs.maintain.plan import TablePlan, TableState, plan_table, retention_hours, zorder_columns
 
 log = logging.getLogger(__name__)
-JOB_RUN = "ops.job_run"
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 
 
@@ -136,9 +136,9 @@ def vacuum(spark: SparkSession, name: str, retention: float, profile: Profile) -
 
 def longest_step_seconds(spark: SparkSession, profile: Profile) -> float:
     """The longest attempt of any daily-run step the run ledger has seen (0 with no ledger yet)."""
-    if not lake.table_exists(spark, JOB_RUN, profile):
+    if not lake.table_exists(spark, JOB_RUN.name, profile):
         return 0.0
-    row = (lake.read_table(spark, JOB_RUN, profile).where(F.col("step") != "(run)")
+    row = (lake.read_table(spark, JOB_RUN.name, profile).where(F.col("step") != "(run)")
            .select(F.max(F.unix_timestamp("ended_at") - F.unix_timestamp("started_at"))).first())
     return float(row[0] or 0)
 
