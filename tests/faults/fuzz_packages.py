@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,6 +116,19 @@ def edit_manifest(folder: Path, edit: Callable[[dict], None]) -> Path:
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     edit(manifest)
     return with_manifest(folder, json.dumps(manifest, ensure_ascii=False))
+
+
+def forget(spark, resource: tuple[str, str]) -> None:
+    """The resource as if nothing had ever been delivered: no raw table, ledger or quarantine rows."""
+    from pyspark.sql import functions as F
+
+    from citylake import lake
+
+    shutil.rmtree(lake.table_folder(f"raw.{resource[0]}_{resource[1]}"), ignore_errors=True)
+    for name in ("ops.batch_ledger", "ops.quarantine"):
+        if lake.table_exists(spark, name):
+            lake.delta_table(spark, name).delete((F.col("department") == resource[0])
+                                                 & (F.col("resource") == resource[1]))
 
 
 def _sha(content: bytes) -> str:

@@ -8,7 +8,6 @@ arrive in one inbox; each package that lands has a run of its own, as it moves i
 """
 
 import re
-import shutil
 from collections import Counter
 
 import pytest
@@ -19,7 +18,7 @@ from jobs.landing.job import land_inbox
 from jobs.landing.ledger import LEDGER, resource_history
 from jobs.landing.quarantine import QUARANTINE
 from jobs.landing.staging import batch_folder_name
-from tests.faults.fuzz_packages import AMR, BASE_ROWS, CASES, HRSS, OUTCOMES, PSB, base_csv, psb_package
+from tests.faults.fuzz_packages import AMR, BASE_ROWS, CASES, HRSS, OUTCOMES, PSB, base_csv, forget, psb_package
 
 pytestmark = [pytest.mark.spark, pytest.mark.faults]
 
@@ -30,15 +29,6 @@ LANDING = [case for case in CASES if case.outcome in ("landed", "quarantined")]
 
 def _table(resource: tuple[str, str]) -> str:
     return f"raw.{resource[0]}_{resource[1]}"
-
-
-def _forget(spark, resource: tuple[str, str]) -> None:
-    """The resource as if nothing had ever been delivered: no raw table, ledger or quarantine rows."""
-    shutil.rmtree(lake.table_folder(_table(resource)), ignore_errors=True)
-    for name in (LEDGER, QUARANTINE):
-        if lake.table_exists(spark, name):
-            lake.delta_table(spark, name).delete((F.col("department") == resource[0])
-                                                 & (F.col("resource") == resource[1]))
 
 
 def _snapshot(spark, resource: tuple[str, str]) -> tuple[int, int, frozenset[str]] | None:
@@ -79,7 +69,7 @@ def fuzz_lake(spark, catalog):
     """The fuzzed resources forgotten, then household registration's first delivery landed: the
     current state that a package turned away must leave as it was."""
     for resource in RESOURCES:
-        _forget(spark, resource)
+        forget(spark, resource)
     return catalog
 
 
