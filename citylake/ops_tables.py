@@ -56,16 +56,19 @@ class OpsTable:
         lake.create_table_if_missing(spark, self.name, self.schema, profile=profile)
 
     def write(self, spark: SparkSession, rows: Sequence | DataFrame, profile: Profile | None = None,
-              made_from: str | None = None) -> None:
+              made_from: str | None = None, replacing: str | None = None) -> None:
         """The rows (a DataFrame, or dicts or tuples) in one commit: the table overwritten with them
-        if it is written whole, else appended (after `delete_batches` for a batch replaced)."""
+        if it is written whole, else appended (after `delete_batches` for a batch replaced).
+        `replacing`: a table written whole has only the rows this SQL condition selects replaced."""
         if self.written == MERGE:
             raise ValueError(f"{self.name} is merged by {', '.join(self.keys)}, not appended or overwritten")
+        if replacing is not None and self.written != OVERWRITE:
+            raise ValueError(f"{self.name} is {self.written}, not written whole: no rows of it are replaced")
         if self.arrow and not isinstance(rows, DataFrame) and _append_by_arrow(spark, self, rows, profile):
             return
         frame = rows if isinstance(rows, DataFrame) else self.frame(spark, rows)
         lake.write_table(frame, self.name, "overwrite" if self.written == OVERWRITE else "append", profile,
-                         made_from=made_from)
+                         made_from=made_from, options={"replaceWhere": replacing} if replacing else None)
 
     def delete_batches(self, spark: SparkSession, department: str, resource: str, batch_ids: Sequence[str],
                        only: Column | None = None) -> None:
@@ -205,9 +208,13 @@ SHARE_REQUEST_HISTORY = OpsTable("ops.share_request_history", APPEND, keys=("req
     "request_id string, revision int, from_status string, to_status string, changed_at timestamp, "
     "changed_by string, reason string"))
 
+# the sharing assessment: one row per month and catalog department (its columns: jobs.assess.job);
+# written whole, or one month's rows replaced
+SHARE_ASSESSMENT = OpsTable("ops.share_assessment", OVERWRITE, keys=("month", "department"))
+
 OPS_TABLES = (BATCH_LEDGER, QUARANTINE, INTEGRATION_LEDGER, QUALITY_METRICS, QUALITY_SCORE, CORRECTIONS,
               EXCHANGE_SEND, EXCHANGE_RECEIPT, JOB_RUN, QUERY_AUDIT, TABLE_USAGE, CATALOG_RESOURCE, CATALOG_ITEM,
-              LINEAGE, SHARE_REQUEST, SHARE_REQUEST_HISTORY)
+              LINEAGE, SHARE_REQUEST, SHARE_REQUEST_HISTORY, SHARE_ASSESSMENT)
 
 
 UNPARSEABLE = "unparseable_row"  # the rule of a row landing could not parse

@@ -27,12 +27,13 @@ from pyspark.sql import functions as F
 
 from citylake import lake
 from citylake.catalog import Catalog, load_catalog
+from citylake.ops_tables import SHARE_ASSESSMENT
 from citylake.schedule import load_daily_run
 from citylake.settings import Profile, profile as active_profile
 from jobs.assess import scoring
 from jobs.assess.settings import Assessment, load_assessment
 
-ASSESSMENT = "ops.share_assessment"
+ASSESSMENT = SHARE_ASSESSMENT.name
 LEDGER = "ops.batch_ledger"
 QUALITY_SCORE = "ops.quality_score"
 CORRECTIONS = "ops.corrections"
@@ -105,11 +106,10 @@ def assess(spark: SparkSession, month: date | None = None, assessment: Assessmen
 
     frame = assessment_frame(spark, catalog, assessment, profile, months, first, grace, reached, notes)
     if month is None:
-        lake.write_table(frame, ASSESSMENT, "overwrite", profile, made_from=fingerprint)
+        SHARE_ASSESSMENT.write(spark, frame, profile, made_from=fingerprint)
     else:
         only = f"month = DATE '{month.isoformat()}'"
-        lake.write_table(frame.where(only), ASSESSMENT, "overwrite", profile, made_from=fingerprint,
-                         options={"replaceWhere": only})
+        SHARE_ASSESSMENT.write(spark, frame.where(only), profile, made_from=fingerprint, replacing=only)
     # one row per department and month by construction (the commit's own count would include the
     # other months' rows a replaceWhere rewrites beside the month's)
     rows = len(catalog.departments) * len(labels)

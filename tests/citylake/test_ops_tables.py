@@ -47,3 +47,9 @@ def test_a_merged_table_is_not_written_whole():
     merged = next(table for table in OPS_TABLES if table.written == MERGE)
     with pytest.raises(ValueError, match="merged by"):
         merged.write(None, [])
+
+
+def test_only_a_table_written_whole_has_rows_replaced():
+    appended = next(table for table in OPS_TABLES if table.written == ops_tables.APPEND)
+    with pytest.raises(ValueError, match="not written whole"):
+        appended.write(None, [], replacing="day = DATE '2026-03-01'")
