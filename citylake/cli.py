@@ -165,10 +165,14 @@ def cmd_warn(args: argparse.Namespace) -> None:
 
     try:
         with console.status("early warnings"):
-            run = warn(spark_session())
+            run = warn(spark_session(), force=args.force)
     except NothingLanded as nothing:
         console.print(f"[yellow]warn:[/yellow] {nothing}")
         sys.exit(1)
+    if run.up_to_date:
+        console.print(f"warnings as of {run.as_of}: up to date (no rule's inputs have changed since the last "
+                      "evaluation; --force evaluates anyway)")
+        return
     changes = run.changes
     console.print(f"warnings as of {run.as_of}: {len(run.evaluated)} rules evaluated; "
                   f"{changes.opened} new, {changes.reopened} reopened, {changes.severity_changed} of changed severity, "
@@ -783,7 +787,9 @@ def build_parser() -> argparse.ArgumentParser:
     theme = commands.add_parser("theme", help=cmd_theme.__doc__)
     theme.add_argument("--force", action="store_true", help="rebuild every table even if its inputs did not change")
     theme.set_defaults(func=cmd_theme)
-    commands.add_parser("warn", help=cmd_warn.__doc__).set_defaults(func=cmd_warn)
+    warn = commands.add_parser("warn", help=cmd_warn.__doc__)
+    warn.add_argument("--force", action="store_true", help="evaluate even if no rule's inputs have changed")
+    warn.set_defaults(func=cmd_warn)
 
     corrections = commands.add_parser("corrections", help=cmd_corrections.__doc__)
     corrections.add_argument("department", nargs="*", help="departments (default: every one with open corrections)")

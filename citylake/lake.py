@@ -163,6 +163,28 @@ def recorded_fingerprint(spark: SparkSession, name: str, profile: Profile | None
     return None if change is None else change["userMetadata"]
 
 
+def recent_user_metadata(spark: SparkSession, name: str, limit: int = 20, profile: Profile | None = None) -> list[str]:
+    """The userMetadata of the table's latest `limit` commits that carry one, newest first (a
+    history that short is read without a Spark job)."""
+    if table_version(spark, name, profile) is None:
+        return []
+    commits = delta_table(spark, name, profile).history(limit).select("userMetadata").collect()
+    return [commit["userMetadata"] for commit in commits if commit["userMetadata"]]
+
+
+def table_property(spark: SparkSession, name: str, key: str, profile: Profile | None = None) -> str | None:
+    """One of the table's properties (TBLPROPERTIES), None where it is not set."""
+    rows = spark.sql(f"SHOW TBLPROPERTIES delta.`{table_uri(name, profile)}` ('{key}')").collect()
+    value = rows[0]["value"] if rows else None
+    # Spark answers a missing key with a sentence in the value column, not an empty result
+    return None if value is None or value.endswith(f"does not have property: {key}") else value
+
+
+def set_table_property(spark: SparkSession, name: str, key: str, value: str, profile: Profile | None = None) -> None:
+    """Set one table property: a commit that changes no row."""
+    spark.sql(f"ALTER TABLE delta.`{table_uri(name, profile)}` SET TBLPROPERTIES ('{key}' = '{value}')")
+
+
 def rows_written(spark: SparkSession, name: str, profile: Profile | None = None) -> int:
     """Rows the table's latest commit wrote, from the commit's own metrics (counting them again
     would read the table once more)."""

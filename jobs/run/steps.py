@@ -92,6 +92,8 @@ def warn(context: StepContext) -> StepResult:
         run = evaluate(context.spark)
     except NothingLanded as nothing:
         raise StepFailed(str(nothing)) from None
+    if run.up_to_date:
+        return StepResult(detail="up to date: no rule's inputs have changed since the last evaluation")
     changes = run.changes
     changed = changes.opened + changes.reopened + changes.updated + changes.auto_closed
     return StepResult(rows_out=changed, detail=f"{len(run.evaluated)} rules; {changes.opened} new, "
