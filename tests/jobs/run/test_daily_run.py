@@ -56,7 +56,9 @@ def test_a_second_run_finds_nothing_new_and_changes_nothing(spark, settings, tri
     assert (steps["land"].rows_out, steps["integrate"].rows_in, steps["integrate"].rows_out) == (0, 0, 0)
     assert "landed" not in steps["land"].detail, steps["land"].detail
     assert steps["base"].detail.startswith("up to date") and steps["theme"].rows_out == 0
-    assert steps["warn"].rows_out == 0 and steps["catalog"].rows_out == 0 and steps["maintain"].rows_out == 0
+    assert steps["warn"].detail.startswith("up to date") and steps["catalog"].rows_out == 0
+    # maintenance may compact the run ledger and purge the audit's merges (tables that change by
+    # design); the versions below show it touched no other table
     assert table_versions(spark, settings) == before
 
     sync_catalog(trino)
@@ -78,7 +80,7 @@ def test_a_failed_step_stops_the_run_and_resume_finishes_it(spark, inboxes):
     resumed = run_day(spark, resume=True, only=STEPS_HERE, inboxes=inboxes)
     assert resumed.run_id == stopped.run_id and resumed.succeeded
     assert resumed.resumed_past == ["land", "integrate", "base"]
-    assert [a.step for a in resumed.attempts] == ["theme", "warn", "catalog", "audit"]
+    assert [a.step for a in resumed.attempts] == STEPS_HERE[STEPS_HERE.index("theme"):]
     summary = run_summaries(ledger.latest_states(spark, stopped.run_id), None, 1)[0]
     assert summary.outcome == "succeeded" and [s.step for s in summary.steps] == STEPS_HERE
     with pytest.raises(NothingToResume, match=f"the latest run, {stopped.run_id}, finished"):
