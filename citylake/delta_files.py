@@ -70,6 +70,8 @@ FORCED_CRC_VERIFICATION = "spark.databricks.delta.allFilesInCrc.verificationMode
 ALL_FILES_IN_CRC = "spark.databricks.delta.allFilesInCrc.enabled"
 # The session settings of our commits (their own restored after each).
 COMMIT_SETTINGS = {FORCED_CRC_VERIFICATION: "false", ALL_FILES_IN_CRC: "false"}
+# The commit info's userMetadata where the operation carries none (Delta's public setting).
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 
 
 @dataclass(frozen=True)
@@ -416,10 +418,11 @@ class ExternalCommit:
             raise ValueError(f"{self._uri} has no deletion vectors: set delta.enableDeletionVectors on it "
                              "(conf/lake.yml gives them to every new table)")
 
-    def commit(self, files: list[DataFile], *, app_id: str | None = None, app_version: int = 0) -> int | None:
+    def commit(self, files: list[DataFile], *, app_id: str | None = None, app_version: int = 0,
+               user_metadata: str | None = None) -> int | None:
         """Add the files and the removals (and any new columns or the new table) as one commit,
-        with the `txn` marker of `app_id` when given; its version, or None when there was nothing
-        to commit."""
+        with the `txn` marker of `app_id` when given and `user_metadata` in its commit info; its
+        version, or None when there was nothing to commit."""
         if not files and not self._removals and app_id is None:
             return None
         if not self.table_exists or self.columns.added:
@@ -432,7 +435,8 @@ class ExternalCommit:
             # Rows it read may go: any concurrent change to the table makes this commit fail.
             self._txn.readWholeTable()
         operation = self._update_operation() if self._removals else self._append_operation()
-        with session_settings(self._spark, COMMIT_SETTINGS):
+        settings = {**COMMIT_SETTINGS, **({USER_METADATA: user_metadata} if user_metadata else {})}
+        with session_settings(self._spark, settings):
             return int(self._txn.commit(self._seq([self._action(a) for a in actions] + self._removals), operation))
 
     def _update_metadata(self) -> None:

@@ -31,6 +31,7 @@ step costs more than a daily batch's data.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,10 +100,44 @@ def full_extract_changes(extract: DataFrame, current: DataFrame | None, key: lis
     return changes.withColumn("_changed_at", F.coalesce(F.col("_changed_at"), extracted_at)).drop("_current_hash")
 
 
+COUNTS = ("inserted", "updated", "deleted", "unchanged", "late")
+RUN_MARK = "integration_run"  # the key of a run's mark in its current-table commit
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run of batches applied together, named for the ledger; its mark (with the counts) is the
+    userMetadata of the current table's commit, so that a run killed after that commit and before
+    its ledger rows reports, when run again, what it did rather than that nothing was left to do."""
+
+    label: str
+    batches: tuple[str, ...]
+
+    def mark(self, counts: dict[str, int]) -> str:
+        return json.dumps({RUN_MARK: self.label, "batches": list(self.batches), **counts}, sort_keys=True)
+
+    def is_marked_by(self, metadata: str) -> bool:
+        try:
+            mark = json.loads(metadata)
+        except ValueError:
+            return False
+        return isinstance(mark, dict) and mark.get(RUN_MARK) == self.label and mark.get("batches") == list(self.batches)
+
+
+def applied_before(spark: SparkSession, resource_table: str, run: Run) -> dict[str, int] | None:
+    """The counts of the run if its current-table commit is already made, else None."""
+    for metadata in lake.recent_user_metadata(spark, resource_table):
+        if run.is_marked_by(metadata):
+            mark = json.loads(metadata)
+            return {name: int(mark[name]) for name in COUNTS}
+    return None
+
+
 def apply_changes(spark: SparkSession, changes: DataFrame, resource_table: str, key: list[str], *,
-                  full_extract: bool = False) -> Applied:
+                  full_extract: bool = False, run: Run | None = None) -> Applied:
     """Apply a batch of changes to `integrated.<resource>` and its `_history`; `full_extract`:
-    the changes are a full extract's diff (see `_mark_late`)."""
+    the changes are a full extract's diff (see `_mark_late`); `run`: the run whose mark the
+    current table's commit carries."""
     steps = Steps()
     attributes = [c for c in changes.columns if c not in key and c not in CHANGE_COLUMNS]
     properties = lake_layout().table_properties
@@ -112,7 +147,7 @@ def apply_changes(spark: SparkSession, changes: DataFrame, resource_table: str, 
         if current.table_exists:
             raise ValueError(f"{resource_table} exists without its history {resource_table}_history: restore the "
                              "history (Delta time travel) or drop both tables and integrate the resource again")
-        return _load(spark, changes, resource_table, key, attributes, steps)
+        return _load(spark, changes, resource_table, key, attributes, steps, run)
     with steps("read the batch"):
         batch = _distinct(_frame(changes.toArrow()), key)
         batches = batch.get_column("_batch_id").drop_nulls().unique().to_list()  # a full's deletes may have none
@@ -129,7 +164,7 @@ def apply_changes(spark: SparkSession, changes: DataFrame, resource_table: str, 
         removed, added = _history_edits(ordered, past, batches, key, attributes)
         _commit(history, f"{resource_table}_history", removed, added)
     with steps("write current"):
-        counts = _write_current(current, resource_table, ordered, versions, key, attributes)
+        counts = _write_current(current, resource_table, ordered, versions, key, attributes, run, late.height)
     return Applied(late=late.to_arrow(), timings=steps.spent, **counts)
 
 
@@ -171,7 +206,7 @@ class Steps:
 
 
 def _load(spark: SparkSession, changes: DataFrame, resource_table: str, key: list[str], attributes: list[str],
-          steps: Steps) -> Applied:
+          steps: Steps, run: Run | None) -> Applied:
     """The first batch of a resource: both tables written whole by Spark (nothing to look up or
     replace), the history first."""
     with steps("order"):
@@ -186,8 +221,10 @@ def _load(spark: SparkSession, changes: DataFrame, resource_table: str, key: lis
             lake.write_table(versions, f"{resource_table}_history", "append")
         with steps("write current"):
             latest = ordered.where(F.col("_last") & (F.col("_op") != "D")).select(*key, *attributes, *CHANGE_COLUMNS)
-            lake.write_table(latest.drop("_op"), resource_table, "append")
-            inserted = lake.rows_written(spark, resource_table)
+            inserted = latest.count()
+            mark = run.mark(dict(inserted=inserted, updated=0, deleted=0, unchanged=0, late=0)) if run else None
+            lake.write_table(latest.drop("_op"), resource_table, "append",
+                             options={"userMetadata": mark} if mark else None)
     finally:
         ordered.unpersist()
     return Applied(inserted=inserted, updated=0, deleted=0, unchanged=0,
@@ -290,7 +327,7 @@ def _unmatched(rows: pl.DataFrame, others: pl.DataFrame, key: list[str]) -> pl.D
 
 
 def _write_current(current: ExternalCommit, name: str, ordered: pl.DataFrame, versions: pl.DataFrame,
-                   key: list[str], attributes: list[str]) -> dict[str, int]:
+                   key: list[str], attributes: list[str], run: Run | None, late: int) -> dict[str, int]:
     latest = (ordered.filter(pl.col("_last")).select(*key, *attributes, *CHANGE_COLUMNS)
               .join(versions, on=key, how="left"))
     exists, deleting = pl.col(FILE).is_not_null(), pl.col("_op") == "D"
@@ -306,19 +343,20 @@ def _write_current(current: ExternalCommit, name: str, ordered: pl.DataFrame, ve
         "_op", "_outcome", "_current_at", "_current_hash", FILE, ROW)
     # An updated key's old row is replaced; a deleted key's row goes.
     replaced = latest.filter(pl.col("_outcome").is_in(["updated", "deleted"])).select(FILE, ROW)
-    _commit(current, name, replaced, rows)
+    _commit(current, name, replaced, rows, run.mark({**counts, "late": late}) if run else None)
     return counts
 
 
 # --------------------------------------------------------------------------- Delta, by row position
 
 
-def _commit(table: ExternalCommit, name: str, removed: pl.DataFrame, added: pl.DataFrame) -> None:
+def _commit(table: ExternalCommit, name: str, removed: pl.DataFrame, added: pl.DataFrame,
+            user_metadata: str | None = None) -> None:
     """One commit of a table's edits: the rows at `removed`'s positions go, `added`'s rows come
     (no commit when there is nothing to do)."""
     table.remove_rows(removed.to_arrow())
     files = table.write_rows(added.to_arrow(), lake.table_folder(name)) if added.height else []
-    if table.commit(files) is not None:
+    if table.commit(files, user_metadata=user_metadata) is not None:
         lake.publish(name)
 
 

@@ -30,7 +30,7 @@ from citylake.ops_tables import BATCH_LEDGER, INTEGRATION, QUARANTINE, UNPARSEAB
 from citylake.rules import Rules, RulesFile, load_rules
 from jobs.corrections import job as corrections
 from jobs.integrate import ledger, metrics, quality
-from jobs.integrate.changes import apply_changes
+from jobs.integrate.changes import Run, applied_before, apply_changes
 from jobs.integrate.ledger import IntegrationEntry
 from jobs.integrate.metrics import BatchMeasure
 from jobs.integrate.quality import BLOCKING
@@ -151,7 +151,7 @@ def integrate_resource(context: Context, resource: Resource, pending: list[Batch
         with timed(f"apply sequence {run[0].sequence}-{run[-1].sequence}", resource):
             applied = apply_run(spark, evaluated, resource, run)
         for batch in run:
-            counts[batch.batch_id] = applied | {"run_id": f"{resource.qualified_code}#{run[0].sequence}-{run[-1].sequence}"}
+            counts[batch.batch_id] = applied | {"run_id": run_of(resource, run).label}
     with timed("corrections", resource):
         track_corrections(spark, evaluated, resource, pending, accepted)
     finished = now()
@@ -203,15 +203,24 @@ def referenced_keys(spark: SparkSession, catalog: Catalog, rules: Rules) -> dict
 # --------------------------------------------------------------------------- changes
 
 
+def run_of(resource: Resource, run: list[Batch]) -> Run:
+    return Run(f"{resource.qualified_code}#{run[0].sequence}-{run[-1].sequence}", tuple(b.batch_id for b in run))
+
+
 def apply_run(spark: SparkSession, evaluated: DataFrame, resource: Resource, run: list[Batch]) -> dict[str, int]:
-    """Apply one run's unblocked rows (a full extract, or consecutive incremental batches); its change counts."""
-    rows = evaluated.where(F.col("_batch_id").isin([batch.batch_id for batch in run]))
+    """Apply one run's unblocked rows (a full extract, or consecutive incremental batches); its
+    change counts (those it recorded, for a run an earlier attempt applied and did not finish)."""
     name, key = f"integrated.{resource.table_name}", key_targets(resource)
+    done = applied_before(spark, name, run_of(resource, run))
+    if done is not None:
+        return done
+    rows = evaluated.where(F.col("_batch_id").isin([batch.batch_id for batch in run]))
     if run[0].mode == "full":
         changes = full_changes(spark, rows, resource, run[0], name)
     else:
         changes = typed_changes(rows.where(F.col(BLOCKING).isNull()), resource, None)
-    applied = apply_changes(spark, changes.localCheckpoint(), name, key, full_extract=run[0].mode == "full")
+    applied = apply_changes(spark, changes.localCheckpoint(), name, key, full_extract=run[0].mode == "full",
+                            run=run_of(resource, run))
     return {"inserted": applied.inserted, "updated": applied.updated, "deleted": applied.deleted,
             "unchanged": applied.unchanged, "late": applied.late.num_rows}
 

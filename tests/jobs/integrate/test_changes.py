@@ -8,7 +8,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from citylake import lake
-from jobs.integrate.changes import apply_changes, full_extract_changes
+from jobs.integrate.changes import Run, applied_before, apply_changes, full_extract_changes
 
 pytestmark = pytest.mark.spark
 
@@ -183,3 +183,20 @@ def test_a_current_table_without_its_history_is_refused_not_rebuilt(spark, setti
     with pytest.raises(ValueError, match="exists without its history"):
         apply_changes(spark, changes(spark, [("A", "甲一", "U", "2026-01-02 09:00")], "b2", 2), table, KEY)
     assert current_of(spark, table) == {"A": "甲"}
+
+
+def test_a_run_s_commit_carries_its_counts_for_a_rerun_after_a_kill(spark, table):
+    """A run killed after its current-table commit and before its ledger rows: run again, it
+    finds its mark and reports what it did (the rows are there already, so a new diff would
+    count nothing); a resent batch of the same sequence is another run."""
+    first, second = Run("psb.test#1-1", ("b1",)), Run("psb.test#2-2", ("b2",))
+    assert applied_before(spark, table, first) is None  # no table yet
+    apply_changes(spark, changes(spark, [("A", "张三", "I", "2026-01-01 09:00"), ("B", "李四", "I", "2026-01-01 09:00")]),
+                  table, KEY, run=first)
+    assert applied_before(spark, table, first) == dict(inserted=2, updated=0, deleted=0, unchanged=0, late=0)
+    assert applied_before(spark, table, second) is None
+    apply_changes(spark, changes(spark, [("A", "张叁", "U", "2026-01-02 09:00"), ("B", "李四", "I", "2025-12-01 09:00")],
+                                 "b2", 2), table, KEY, run=second)
+    assert applied_before(spark, table, second) == dict(inserted=0, updated=1, deleted=0, unchanged=0, late=1)
+    assert applied_before(spark, table, first) is not None  # older marks are still found
+    assert applied_before(spark, table, Run("psb.test#2-2", ("b2-resent",))) is None

@@ -154,13 +154,17 @@ def test_changes_apply_in_business_time_and_a_full_extract_is_diffed(spark, cata
 
 def test_reruns_change_nothing(spark, catalog, psb):
     deliver(psb, 1, psb_rows(8))
-    land_and_integrate(spark, catalog, psb)
+    [first] = land_and_integrate(spark, catalog, psb)
     before = sorted(map(tuple, lake.read_table(spark, HISTORY).drop("_batch_id").collect()))
     assert integrate(spark, catalog, resources=[RESOURCE]) == []          # nothing pending
-    # a run interrupted before its ledger row: the whole run is redone, to the same state
+    # a run interrupted before its ledger row: the whole run is redone, to the same state, and the
+    # ledger row says what the interrupted run did (its counts are in its commit), not "nothing"
+    versions = lake.table_version(spark, CURRENT), lake.table_version(spark, HISTORY)
     lake.delta_table(spark, "ops.integration_ledger").delete("resource = 'household_registration'")
     [entry] = integrate(spark, catalog, resources=[RESOURCE])
-    assert (entry.inserted, entry.updated, entry.deleted) == (0, 0, 0)
+    assert (entry.status, entry.inserted, entry.updated, entry.deleted) == ("applied", first.inserted, 0, 0)
+    assert first.inserted == 8
+    assert (lake.table_version(spark, CURRENT), lake.table_version(spark, HISTORY)) == versions
     assert sorted(map(tuple, lake.read_table(spark, HISTORY).drop("_batch_id").collect())) == before
     assert lake.read_table(spark, "ops.quality_metrics").where(
         "resource = 'household_registration' AND `check` = 'uniqueness'").count() == 1
