@@ -122,8 +122,10 @@ def page_of(made, notebook):
 def test_every_dashboard_draws_and_the_index_links_them_all(city_lake, city_dashboards, browser):
     made = city_dashboards
     assert made.index == city_lake.path("dashboards") / "index.html"
-    assert sorted(html.name for html in made.built) == ["data_quality.html", "decision_analysis.html",
-                                                        "early_warning.html"]
+    # every dashboard notebook is built (none left out), the sharing assessment's too
+    assert sorted(html.name for html in made.built) == sorted(f"{notebook.stem}.html"
+                                                              for notebook in dashboard_notebooks())
+    assert {"data_quality.html", "decision_analysis.html", "early_warning.html"} <= {html.name for html in made.built}
     decision = assert_dashboard_draws(browser, page_of(made, DECISIONS), min_charts=6)
     # births and closures only where the lake's months have any (see the figures' test)
     assert TAX_CHART in [chart.title for chart in decision.charts]
