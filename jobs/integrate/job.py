@@ -210,8 +210,8 @@ def run_of(resource: Resource, run: list[Batch]) -> Run:
 def apply_run(spark: SparkSession, evaluated: DataFrame, resource: Resource, run: list[Batch]) -> dict[str, int]:
     """Apply one run's unblocked rows (a full extract, or consecutive incremental batches); its
     change counts (those it recorded, for a run an earlier attempt applied and did not finish)."""
-    name, key = f"integrated.{resource.table_name}", key_targets(resource)
-    done = applied_before(spark, name, run_of(resource, run))
+    name, key, marked = f"integrated.{resource.table_name}", key_targets(resource), run_of(resource, run)
+    done = applied_before(spark, name, marked)
     if done is not None:
         return done
     rows = evaluated.where(F.col("_batch_id").isin([batch.batch_id for batch in run]))
@@ -220,7 +220,7 @@ def apply_run(spark: SparkSession, evaluated: DataFrame, resource: Resource, run
     else:
         changes = typed_changes(rows.where(F.col(BLOCKING).isNull()), resource, None)
     applied = apply_changes(spark, changes.localCheckpoint(), name, key, full_extract=run[0].mode == "full",
-                            run=run_of(resource, run))
+                            run=marked)
     return {"inserted": applied.inserted, "updated": applied.updated, "deleted": applied.deleted,
             "unchanged": applied.unchanged, "late": applied.late.num_rows}
 
